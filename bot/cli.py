@@ -1,0 +1,132 @@
+"""The command line: python -m bot run | migrate | orgunits import | invite ..."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.roles import INVITABLE_ROLES
+from bot.settings import Settings, SettingsError, load_settings
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import run
+
+    asyncio.run(run(settings))
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage.db import migrate
+
+    migrate(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def _orgunits_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.orgunits import OrgUnitFileError, import_file
+    from bot.storage.db import Database, migrate
+
+    migrate(settings.database_url)
+
+    async def go() -> int:
+        db = Database(settings.database_url)
+        try:
+            report = await import_file(db, Path(args.file))
+        except OrgUnitFileError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        finally:
+            await db.close()
+        print(report.summary())
+        for code in report.created:
+            print(f"  + {code}")
+        for code in report.updated:
+            print(f"  ~ {code}")
+        return 0
+
+    return asyncio.run(go())
+
+
+def _invite(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.invitations import InvitationError, create_invitation
+    from bot.storage.db import Database, migrate
+    from bot.storage.models import utcnow
+
+    migrate(settings.database_url)
+
+    async def go() -> int:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session, session.begin():
+                created = await create_invitation(
+                    session,
+                    args.role,
+                    args.unit,
+                    utcnow(),
+                    args.days or settings.invitation_ttl_days,
+                )
+        except InvitationError:
+            print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
+            return 1
+        finally:
+            await db.close()
+        expires = created.invitation.expires_at.date().isoformat()
+        print(f"code: {created.code}")
+        print(f"role: {args.role} of {created.unit.name} ({created.unit.code}), expires {expires}")
+        print(f"telegram: https://t.me/{settings.telegram_bot_username}?start={created.code}")
+        print("web chat: type the code after choosing 'village head / official'")
+        return 0
+
+    return asyncio.run(go())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="giamngheo-bot: the chatbot for the movement "
+        "'Vì người nghèo – Không để ai bị bỏ lại phía sau'",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="start the bot (web chat, and Telegram/Zalo when configured)")
+    commands.add_parser("migrate", help="apply database migrations")
+    orgunits = commands.add_parser("orgunits", help="manage the org-unit tree")
+    orgunits_commands = orgunits.add_subparsers(dest="orgunits_command", required=True)
+    importer = orgunits_commands.add_parser("import", help="import units from a CSV or YAML file")
+    importer.add_argument("file", help="CSV or YAML with code, name, level, parent")
+    invite = commands.add_parser("invite", help="create a single-use invitation code")
+    invite.add_argument("--role", required=True, choices=INVITABLE_ROLES)
+    invite.add_argument("--unit", required=True, help="org unit code")
+    invite.add_argument("--days", type=int, help="days until the code expires")
+    return parser
+
+
+COMMANDS: dict[str, Command] = {
+    "run": _run,
+    "migrate": _migrate,
+    "orgunits": _orgunits_import,
+    "invite": _invite,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    return COMMANDS[args.command](args, settings)

@@ -1,0 +1,1 @@
+"""The conversation core: channel-agnostic values, the dispatcher and the handler registry."""

@@ -1,0 +1,324 @@
+"""One update in, one transaction: record it, load the account, route it, queue the replies."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.context import Context
+from bot.core.messages import Incoming
+from bot.core.router import Route, Router
+from bot.core.services import Services
+from bot.forms import engine
+from bot.storage.models import (
+    Account,
+    ConversationState,
+    Identity,
+    OutboxMessage,
+    ProcessedUpdate,
+)
+from bot.text import clean_input, fold
+
+__all__ = ["DispatchResult", "Dispatcher", "parse_command"]
+
+log = logging.getLogger(__name__)
+
+_COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+# Plain words people type instead of a command.
+_WORD_COMMANDS = {
+    "menu": "menu",
+    "tro giup": "help",
+    "giup": "help",
+    "help": "help",
+    "bat dau": "start",
+    "start": "start",
+}
+
+
+def parse_command(text: str | None) -> tuple[str | None, str]:
+    if not text:
+        return None, ""
+    match = _COMMAND.match(text.strip())
+    if match:
+        return match.group(1).lower(), (match.group(2) or "").strip()
+    word = _WORD_COMMANDS.get(fold(text).strip(" .!?"))
+    return (word, "") if word else (None, "")
+
+
+@dataclass(slots=True)
+class DispatchResult:
+    update_id: int
+    duplicate: bool
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(self, services: Services, router: Router) -> None:
+        self.services = services
+        self.router = router
+        # Channels register a callback so the sender wakes up as soon as replies are queued.
+        self.on_queued: list[Callable[[], None]] = []
+
+    async def handle(self, incoming: Incoming) -> DispatchResult:
+        incoming = self._clean(incoming)
+        try:
+            result = await self._handle_once(incoming, failed=False)
+        except IntegrityError:
+            # Another worker recorded the same update first: a re-delivery does nothing.
+            return await self._existing(incoming)
+        except Exception:
+            log.exception("handler failed for an update on %s", incoming.channel)
+            try:
+                result = await self._handle_once(incoming, failed=True)
+            except IntegrityError:
+                return await self._existing(incoming)
+        for wake in self.on_queued:
+            wake()
+        return result
+
+    def _clean(self, incoming: Incoming) -> Incoming:
+        if incoming.text is None:
+            return incoming
+        text = clean_input(incoming.text, self.services.settings.max_text_length)
+        return Incoming(
+            channel=incoming.channel,
+            sender_id=incoming.sender_id,
+            update_key=incoming.update_key,
+            text=text or None,
+            payload=incoming.payload,
+            attachment=incoming.attachment,
+            contact=incoming.contact,
+            start_arg=incoming.start_arg,
+            display_name=incoming.display_name,
+            language_hint=incoming.language_hint,
+        )
+
+    async def _existing(self, incoming: Incoming) -> DispatchResult:
+        async with self.services.db.session() as session:
+            found = await self._find_processed(session, incoming)
+            assert found is not None
+            return DispatchResult(found.id, duplicate=True)
+
+    @staticmethod
+    async def _find_processed(session: AsyncSession, incoming: Incoming) -> ProcessedUpdate | None:
+        query = select(ProcessedUpdate).where(
+            ProcessedUpdate.channel == incoming.channel,
+            ProcessedUpdate.update_key == incoming.update_key,
+        )
+        return (await session.execute(query)).scalar_one_or_none()
+
+    async def _handle_once(self, incoming: Incoming, *, failed: bool) -> DispatchResult:
+        async with self.services.db.session() as session, session.begin():
+            found = await self._find_processed(session, incoming)
+            if found is not None:
+                return DispatchResult(found.id, duplicate=True)
+            now = self.services.clock()
+            account, identity = await self._account(session, incoming, now)
+            processed = ProcessedUpdate(
+                channel=incoming.channel,
+                update_key=incoming.update_key,
+                account_id=account.id,
+                processed_at=now,
+            )
+            session.add(processed)
+            await session.flush()
+            state_row = await session.get(ConversationState, account.id)
+            # A deep copy: handlers mutate nested dicts, and the row must see a new value.
+            state: dict[str, Any] = copy.deepcopy(state_row.state) if state_row else {}
+            ctx = Context(
+                services=self.services,
+                router=self.router,
+                session=session,
+                incoming=incoming,
+                account=account,
+                identity=identity,
+                state=state,
+                tree=await self.services.tree(session),
+                now=now,
+            )
+            if failed:
+                # The handler crashed: keep the conversation as it was and say so kindly.
+                ctx.say("error.internal")
+            else:
+                await self.route(ctx)
+            await self._save_state(session, account, ctx.state, state_row)
+            ids = await self._queue(session, ctx, processed)
+            return DispatchResult(processed.id, duplicate=False, outbox_ids=ids)
+
+    async def _account(
+        self, session: AsyncSession, incoming: Incoming, now: Any
+    ) -> tuple[Account, Identity]:
+        query = (
+            select(Identity)
+            .where(Identity.channel == incoming.channel, Identity.external_id == incoming.sender_id)
+            .with_for_update()
+        )
+        identity = (await session.execute(query)).scalar_one_or_none()
+        if identity is not None:
+            account = await session.get(Account, identity.account_id, with_for_update=True)
+            assert account is not None
+            if not identity.active:
+                identity.active = True  # they wrote to us, so we can write back
+            return account, identity
+        account = Account(created_at=now)
+        session.add(account)
+        await session.flush()
+        identity = Identity(
+            account_id=account.id,
+            channel=incoming.channel,
+            external_id=incoming.sender_id,
+            created_at=now,
+        )
+        session.add(identity)
+        await session.flush()
+        return account, identity
+
+    @staticmethod
+    async def _save_state(
+        session: AsyncSession,
+        account: Account,
+        state: dict[str, Any],
+        row: ConversationState | None,
+    ) -> None:
+        if account.deleted_at is not None:
+            if row is not None:
+                await session.delete(row)
+            return
+        if row is None:
+            session.add(ConversationState(account_id=account.id, state=state))
+        elif row.state != state:
+            row.state = state
+
+    async def _queue(
+        self, session: AsyncSession, ctx: Context, processed: ProcessedUpdate
+    ) -> list[int]:
+        base = f"{ctx.incoming.channel}:{ctx.incoming.update_key}"
+        rows: list[OutboxMessage] = []
+        for number, reply in enumerate(ctx.replies):
+            rows.append(
+                OutboxMessage(
+                    idempotency_key=f"{base}:{number}",
+                    channel=ctx.incoming.channel,
+                    chat_id=ctx.incoming.sender_id,
+                    account_id=None if ctx.account.deleted_at else ctx.account.id,
+                    update_id=processed.id,
+                    kind="reply",
+                    payload=reply.to_json(),
+                    created_at=ctx.now,
+                    next_attempt_at=ctx.now,
+                )
+            )
+        for note in ctx.notifications:
+            query = select(Identity).where(
+                Identity.account_id == note.account_id, Identity.active.is_(True)
+            )
+            for identity in (await session.execute(query)).scalars():
+                rows.append(
+                    OutboxMessage(
+                        idempotency_key=f"{note.key}:{identity.id}",
+                        channel=identity.channel,
+                        chat_id=identity.external_id,
+                        account_id=note.account_id,
+                        kind="push",
+                        payload=note.reply.to_json(),
+                        created_at=ctx.now,
+                        next_attempt_at=ctx.now,
+                    )
+                )
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]
+
+    # --- routing -------------------------------------------------------------------------
+
+    async def route(self, ctx: Context) -> None:
+        incoming = ctx.incoming
+        command, argument = parse_command(incoming.text)
+        onboarded = ctx.account.onboarded_at is not None
+        if command is not None:
+            await self._command(ctx, command, argument, onboarded)
+        elif not (incoming.text or incoming.payload or incoming.attachment or incoming.contact):
+            ctx.say("error.empty")
+            await ctx.resume()
+        elif ctx.state.get("form") and not self._foreign_payload(incoming):
+            await self._form_step(ctx)
+        elif not onboarded:
+            assert self.router.onboarding is not None
+            await self.router.onboarding(ctx)
+        elif ctx.state.get("flow") in self.router.flows and not incoming.payload:
+            await self.router.flows[ctx.state["flow"]](ctx)
+        elif incoming.payload:
+            await self._payload(ctx, incoming.payload)
+        else:
+            assert self.router.fallback is not None
+            await self.router.fallback(ctx)
+
+    def _foreign_payload(self, incoming: Incoming) -> bool:
+        """A button from outside the form (a menu), answered without losing the form."""
+        payload = incoming.payload
+        if not payload or payload.startswith("f"):
+            return False
+        return self.router.find_payload(payload) is not None
+
+    async def _command(self, ctx: Context, command: str, argument: str, onboarded: bool) -> None:
+        route = self.router.commands.get(command)
+        if route is None:
+            ctx.say("error.unknown_command", command=command)
+            await ctx.resume()
+            return
+        ctx.state["command_arg"] = argument
+        try:
+            if route.onboarded and not onboarded:
+                assert self.router.onboarding is not None
+                await self.router.onboarding(ctx)
+            elif await self._allowed(ctx, route):
+                await route.handler(ctx)
+        finally:
+            ctx.state.pop("command_arg", None)
+
+    async def _payload(self, ctx: Context, payload: str) -> None:
+        route = self.router.find_payload(payload)
+        if route is None:
+            ctx.say("error.stale_button")
+            await ctx.resume()
+            return
+        had_form = ctx.state.get("form")
+        if await self._allowed(ctx, route):
+            await route.handler(ctx)
+        if had_form is not None and ctx.state.get("form") is had_form:
+            await ctx.resume()
+
+    async def _allowed(self, ctx: Context, route: Route) -> bool:
+        if not route.roles or await ctx.has_role(route.roles):
+            return True
+        ctx.say("error.not_allowed")
+        return False
+
+    async def _form_step(self, ctx: Context) -> None:
+        state = ctx.state["form"]
+        form = self.services.forms.get(state["form"])
+        if form is None or form.version != state.get("version"):
+            ctx.state.pop("form")
+            ctx.say("form.outdated")
+            return
+        step = engine.handle(form, state, ctx.incoming, ctx.form_context())
+        ctx.replies.extend(step.replies)
+        if step.state is not None:
+            ctx.state["form"] = step.state
+            return
+        ctx.state.pop("form")
+        if step.cancelled:
+            await ctx.resume()
+        if step.submitted is not None:
+            submit = self.router.submits.get(form.id)
+            if submit is None:
+                raise LookupError(f"no submit handler for form {form.id}")
+            await submit(ctx, step.submitted)

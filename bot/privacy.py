@@ -1,0 +1,152 @@
+"""What the bot holds about a person, as a portable document, and erasing it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.forms.model import FormDef
+from bot.storage.models import (
+    Account,
+    ConversationState,
+    Identity,
+    OutboxMessage,
+    ProcessedUpdate,
+    RoleAssignment,
+    Submission,
+    SubmissionRevision,
+)
+
+__all__ = ["erase_account", "export_account", "public_answers"]
+
+# Types that identify a person whatever the form says.
+_PERSONAL_TYPES = {"cccd", "phone", "attachment"}
+
+
+def public_answers(answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers as a person may see them: ID numbers masked, ciphertext and hashes left out."""
+    shown: dict[str, Any] = {}
+    for key, value in answers.items():
+        if isinstance(value, dict) and "masked" in value:
+            shown[key] = value["masked"]
+        else:
+            shown[key] = value
+    return shown
+
+
+async def export_account(session: AsyncSession, account: Account, now: datetime) -> dict[str, Any]:
+    identities = (
+        await session.execute(select(Identity).where(Identity.account_id == account.id))
+    ).scalars()
+    roles = (
+        await session.execute(select(RoleAssignment).where(RoleAssignment.account_id == account.id))
+    ).scalars()
+    submissions = (
+        (await session.execute(select(Submission).where(Submission.account_id == account.id)))
+        .scalars()
+        .all()
+    )
+    exported_submissions = []
+    for submission in submissions:
+        revisions = (
+            await session.execute(
+                select(SubmissionRevision)
+                .where(SubmissionRevision.submission_id == submission.id)
+                .order_by(SubmissionRevision.revision)
+            )
+        ).scalars()
+        exported_submissions.append(
+            {
+                "form": submission.form_id,
+                "form_version": submission.form_version,
+                "status": submission.status,
+                "receipt_code": submission.receipt_code,
+                "created_at": submission.created_at.isoformat(),
+                "revisions": [
+                    {
+                        "revision": r.revision,
+                        "created_at": r.created_at.isoformat(),
+                        "answers": public_answers(r.answers),
+                    }
+                    for r in revisions
+                ],
+            }
+        )
+    return {
+        "exported_at": now.isoformat(),
+        "account": {
+            "id": account.id,
+            "created_at": account.created_at.isoformat(),
+            "language": account.locale,
+            "kind": account.kind,
+            "home_unit_id": account.home_unit_id,
+            "consent_at": account.consent_at.isoformat() if account.consent_at else None,
+            "notifications_enabled": account.push_enabled,
+        },
+        "channels": [
+            {"channel": i.channel, "id": i.external_id, "since": i.created_at.isoformat()}
+            for i in identities
+        ],
+        "roles": [{"role": r.role, "org_unit_id": r.org_unit_id} for r in roles],
+        "submissions": exported_submissions,
+    }
+
+
+async def erase_account(
+    session: AsyncSession, account: Account, forms: dict[str, FormDef], now: datetime
+) -> None:
+    """Erase a person; submissions officials must keep stay, anonymised, pointing to no one."""
+    submissions = (
+        (await session.execute(select(Submission).where(Submission.account_id == account.id)))
+        .scalars()
+        .all()
+    )
+    for submission in submissions:
+        form = forms.get(submission.form_id)
+        personal = {
+            f.id for f in (form.fields if form else ()) if f.personal or f.type in _PERSONAL_TYPES
+        }
+        revisions = (
+            await session.execute(
+                select(SubmissionRevision).where(SubmissionRevision.submission_id == submission.id)
+            )
+        ).scalars()
+        for revision in revisions:
+            # Without its form we cannot tell what is personal, so nothing is kept.
+            kept = {k: (None if k in personal else v) for k, v in revision.answers.items()}
+            revision.answers = {**kept, "_erased": True} if form else {"_erased": True}
+            if revision.author_account_id == account.id:
+                revision.author_account_id = None
+        submission.account_id = None
+    for model in (Identity, RoleAssignment):
+        rows = (
+            await session.execute(select(model).where(model.account_id == account.id))
+        ).scalars()
+        for row in rows:
+            await session.delete(row)
+    state = await session.get(ConversationState, account.id)
+    if state is not None:
+        await session.delete(state)
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.account_id == account.id, OutboxMessage.status == "pending")
+        .values(status="cancelled", account_id=None)
+    )
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.account_id == account.id).values(account_id=None)
+    )
+    await session.execute(
+        update(ProcessedUpdate)
+        .where(ProcessedUpdate.account_id == account.id)
+        .values(account_id=None)
+    )
+    account.locale = None
+    account.kind = None
+    account.home_unit_id = None
+    account.consent_at = None
+    account.onboarded_at = None
+    account.push_enabled = False
+    account.deleted_at = now

@@ -1,0 +1,1 @@
+"""Storage: typed models, the database engine and migrations."""

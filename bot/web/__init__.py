@@ -1,0 +1,1 @@
+"""The web application: chat page, chat API, health and metrics."""

@@ -1,0 +1,53 @@
+"""The aiohttp application: the chat page and API, /healthz, and room for other channels."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.channels.web import MAX_UPLOAD_BYTES, WebChannel
+from bot.core.dispatcher import Dispatcher
+from bot.core.services import Services
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).parent / "static"
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+
+
+async def _index(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    if await services.db.ping():
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "database unreachable"}, status=503)
+
+
+@web.middleware
+async def _security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'",
+    )
+    return response
+
+
+def create_app(services: Services, dispatcher: Dispatcher) -> web.Application:
+    # Base64 inflates a 5 MB upload by a third; leave room for the JSON around it.
+    app = web.Application(client_max_size=MAX_UPLOAD_BYTES * 2, middlewares=[_security_headers])
+    app[SERVICES] = services
+    app.router.add_get("/", _index)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_static("/static", STATIC)
+    WebChannel(services, dispatcher).add_routes(app)
+    return app

@@ -1,0 +1,1 @@
+"""The movement as data (forms, org units, standards) and the small code that evaluates it."""
