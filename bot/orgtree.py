@@ -86,7 +86,18 @@ class OrgTree:
         return ", ".join(parts)
 
     def search(self, text: str, within: str | None) -> list[UnitInfo]:
-        typed = fold(text).strip(" .,")
+        """Units named like ``text``; "Thon Binh An, Di Linh" narrows to that commune."""
+        name, _, place = text.partition(",")
+        if place.strip():
+            narrowed = [
+                found
+                for parent in self.search(place, within)
+                for found in self.search(name, parent.code)
+                if found.code != parent.code
+            ]
+            if narrowed:
+                return narrowed
+        typed = fold(name).strip(" .")
         if not typed:
             return []
         scope = self._by_code.get(within) if within else None

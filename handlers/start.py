@@ -230,19 +230,7 @@ async def profile_submitted(ctx: Context, answers: dict[str, Any]) -> None:
 async def start_command(ctx: Context) -> None:
     code = ctx.state.get("command_arg") or ctx.incoming.start_arg
     ctx.account.push_enabled = True
-    if ctx.account.onboarded_at is None:
-        if code:
-            _step(ctx)["invite"] = code
-        if ctx.account.consent_at is not None and code:
-            await _use_code(ctx, _step(ctx).pop("invite"))
-            return
-        step = _step(ctx).get("step")
-        _ask(ctx, "lang" if step in (None, "lang") else _resume_step(ctx, step))
-        return
-    if code:
-        await _use_code(ctx, code)
-        return
-    if ctx.state.get("form"):
+    if ctx.state.get("form") and not code:
         ctx.say(
             "start.mid_form",
             buttons=(
@@ -250,18 +238,35 @@ async def start_command(ctx: Context) -> None:
                 Button(ctx.t("start.over"), "start:over"),
             ),
         )
+    elif ctx.account.onboarded_at is None:
+        await _restart_onboarding(ctx, code)
+    elif code:
+        await _use_code(ctx, code)
+    else:
+        ctx.set_flow(None)
+        await show_menu(ctx, "start.welcome_back")
+
+
+async def _restart_onboarding(ctx: Context, code: str | None) -> None:
+    if code and ctx.account.consent_at is not None:
+        await _use_code(ctx, code)
         return
-    ctx.set_flow(None)
-    await show_menu(ctx, "start.welcome_back")
+    if code:
+        _step(ctx)["invite"] = code
+    step = _step(ctx).get("step")
+    _ask(ctx, "lang" if step in (None, "lang") else _resume_step(ctx, step))
 
 
-@router.payload("start")
+@router.payload("start", onboarded=False)
 async def start_choice(ctx: Context) -> None:
-    if ctx.incoming.payload == "start:over":
-        ctx.state.pop("form", None)
-        ctx.say("form.cancelled")
+    if ctx.incoming.payload != "start:over":
+        return  # "continue": the dispatcher asks the form's question again
+    ctx.state.pop("form", None)
+    ctx.say("form.cancelled")
+    if ctx.account.onboarded_at is None:
+        await ctx.resume()
+    else:
         await show_menu(ctx)
-    # "continue": the dispatcher asks the form's question again.
 
 
 @router.command("lang", onboarded=False)

@@ -189,9 +189,7 @@ class Dispatcher:
         row: ConversationState | None,
     ) -> None:
         if account.deleted_at is not None:
-            if row is not None:
-                await session.delete(row)
-            return
+            return  # erasing the account removed its state too
         if row is None:
             session.add(ConversationState(account_id=account.id, state=state))
         elif row.state != state:
@@ -248,7 +246,10 @@ class Dispatcher:
         elif not (incoming.text or incoming.payload or incoming.attachment or incoming.contact):
             ctx.say("error.empty")
             await ctx.resume()
-        elif ctx.state.get("form") and not self._foreign_payload(incoming):
+        elif incoming.payload and self.router.find_payload(incoming.payload) is not None:
+            # A registered button (a menu, "continue") is answered without losing the form.
+            await self._payload(ctx, incoming.payload)
+        elif ctx.state.get("form"):
             await self._form_step(ctx)
         elif not onboarded:
             assert self.router.onboarding is not None
@@ -260,13 +261,6 @@ class Dispatcher:
         else:
             assert self.router.fallback is not None
             await self.router.fallback(ctx)
-
-    def _foreign_payload(self, incoming: Incoming) -> bool:
-        """A button from outside the form (a menu), answered without losing the form."""
-        payload = incoming.payload
-        if not payload or payload.startswith("f"):
-            return False
-        return self.router.find_payload(payload) is not None
 
     async def _command(self, ctx: Context, command: str, argument: str, onboarded: bool) -> None:
         route = self.router.commands.get(command)
@@ -291,7 +285,10 @@ class Dispatcher:
             await ctx.resume()
             return
         had_form = ctx.state.get("form")
-        if await self._allowed(ctx, route):
+        if route.onboarded and ctx.account.onboarded_at is None:
+            assert self.router.onboarding is not None
+            await self.router.onboarding(ctx)
+        elif await self._allowed(ctx, route):
             await route.handler(ctx)
         if had_form is not None and ctx.state.get("form") is had_form:
             await ctx.resume()

@@ -66,7 +66,8 @@ def _fold(text: str) -> str:
 def _prepare_number(text: str) -> str:
     if len(text) > _MAX_NUMBER_TEXT:
         raise _Garbage
-    folded = _fold(text).translate(_DASHES).rstrip(".!?;:, ")
+    # A full stop ends the sentence ("12."); a trailing comma may be a cut-off "1,5".
+    folded = _fold(text).translate(_DASHES).rstrip(".!? ")
     return _SPACE_GROUPS.sub(lambda m: m.group().replace(" ", ""), folded)
 
 
@@ -181,6 +182,7 @@ _MONEY_SCALES = {**_INT_SCALES, "cu": 1_000_000}
 # "năm" stays allowed because "12 năm" (twelve years) is a plain answer.
 _NUMBERISH = (_NUMBER_WORDS - {"nam"}) | set(_MONEY_SCALES) | {"ruoi"}
 _CURRENCY = frozenset({"d", "dong", "vnd"})
+_GLUED_CURRENCY = re.compile(r"(?<=[0-9])(k|tr)d\b")
 _POLITE = frozenset({"a", "nhe", "nha", "nhen", "ak"})
 
 
@@ -310,7 +312,7 @@ def _read_amount(tokens: list[_Token], scales: dict[str, int]) -> tuple[Decimal,
 
 
 def _check_unit_words(tail: list[_Token]) -> None:
-    """ "12 hộ", "12 người ạ" are fine; "12 13", "12abc", "12 lẻ" are not."""
+    """Allow unit words after a number ("12 hộ", "12 người ạ"), but not "12 13" or "12 lẻ"."""
     if tail and not tail[0].spaced:
         raise _Garbage
     for token in tail:
@@ -365,6 +367,8 @@ def parse_money(text: str) -> int:
     """An amount of dong from "1.500.000đ", "1tr5", "1,5 triệu", "500k", "mot trieu"..."""
     try:
         prepared = _prepare_number(text.replace("₫", " đ"))
+        # "500kđ" glues the unit to the currency sign.
+        prepared = _GLUED_CURRENCY.sub(r"\1 d", prepared)
         if "-" in prepared:
             raise _Garbage
         tokens = _tokenize(prepared)

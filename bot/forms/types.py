@@ -379,6 +379,8 @@ class OrgUnitType(FieldType):
         if len(units) > (page + 1) * UNIT_PAGE:
             buttons.append(Button(ctx.t("form.unit.more"), f"f:{field.id}@{at or ''}#{page + 1}"))
         current = ctx.units.get(at) if at else None
+        if page > 0:
+            buttons.append(Button(ctx.t("form.unit.prev"), f"f:{field.id}@{at or ''}#{page - 1}"))
         if matches:
             buttons.append(Button(ctx.t("form.unit.back"), f"f:{field.id}@{at or ''}"))
         elif current is not None and current.parent_code is not None:

@@ -1,0 +1,119 @@
+"""Golden conversations kept as data (tests/transcripts/*.yaml) and a runner for any channel.
+
+A transcript is a list of steps. The user either types (``user``), presses a button by its
+title as a person would (``press``), or sends a raw payload (``payload``, for forged or stale
+buttons). ``bot`` lists texts that must appear, in order, in what the bot answered; ``buttons``
+lists button titles that must be offered; ``absent`` lists texts that must not appear.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+__all__ = ["Chat", "Reply", "Transcript", "load_transcripts", "run_transcript"]
+
+TRANSCRIPTS = Path(__file__).resolve().parent.parent / "transcripts"
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[tuple[str, str]] = field(default_factory=list)
+    attachment: dict[str, Any] | None = None
+
+
+class Chat(Protocol):
+    """One person talking to the bot through some channel."""
+
+    async def send_text(self, text: str) -> list[Reply]: ...
+    async def send_payload(self, payload: str) -> list[Reply]: ...
+
+
+@dataclass
+class Transcript:
+    name: str
+    path: Path
+    setup: dict[str, Any]
+    steps: list[dict[str, Any]]
+
+
+def load_transcripts() -> list[Transcript]:
+    found = []
+    for path in sorted(TRANSCRIPTS.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        found.append(Transcript(raw["name"], path, raw.get("setup") or {}, raw["steps"]))
+    return found
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn").replace("đ", "d")
+
+
+def find_button(replies: list[Reply], title: str) -> str:
+    wanted = _fold(title)
+    for reply in reversed(replies):
+        for shown, payload in reply.buttons:
+            if wanted in _fold(shown):
+                return payload
+    offered = [shown for reply in replies for shown, _ in reply.buttons]
+    raise AssertionError(f"no button like {title!r}; offered: {offered}")
+
+
+def substitute(value: str, names: dict[str, str]) -> str:
+    for key, replacement in names.items():
+        value = value.replace("{" + key + "}", replacement)
+    return value
+
+
+async def run_steps(
+    chat: Chat, transcript: Transcript, names: dict[str, str], hooks: dict[str, Any]
+) -> list[Reply]:
+    last: list[Reply] = []
+    for number, step in enumerate(transcript.steps, 1):
+        where = f"{transcript.path.name} step {number}"
+        if "hook" in step:
+            await hooks[step["hook"]]()
+            continue
+        if "user" in step:
+            last = await chat.send_text(substitute(str(step["user"]), names))
+        elif "press" in step:
+            last = await chat.send_payload(find_button(last, str(step["press"])))
+        elif "payload" in step:
+            last = await chat.send_payload(substitute(str(step["payload"]), names))
+        else:
+            raise AssertionError(f"{where}: a step needs user, press, payload or hook")
+        check_step(step, last, where)
+    return last
+
+
+def check_step(step: dict[str, Any], replies: list[Reply], where: str) -> None:
+    said = "\n---\n".join(r.text for r in replies)
+    folded = _fold(said)
+    position = 0
+    for expected in step.get("bot", []):
+        found = folded.find(_fold(expected), position)
+        assert found >= 0, f"{where}: expected {expected!r} (in order) in:\n{said}"
+        position = found + len(expected)
+    for unwanted in step.get("absent", []):
+        assert _fold(unwanted) not in folded, f"{where}: did not expect {unwanted!r} in:\n{said}"
+    titles = [_fold(title) for r in replies for title, _ in r.buttons]
+    for button in step.get("buttons", []):
+        assert any(_fold(button) in t for t in titles), f"{where}: no button {button!r} in {titles}"
+    if step.get("attachment"):
+        names = [r.attachment["filename"] for r in replies if r.attachment]
+        assert step["attachment"] in names, f"{where}: no attachment {step['attachment']!r}"
+
+
+async def run_transcript(
+    chat: Chat,
+    transcript: Transcript,
+    names: dict[str, str] | None = None,
+    hooks: dict[str, Any] | None = None,
+) -> list[Reply]:
+    return await run_steps(chat, transcript, names or {}, hooks or {})

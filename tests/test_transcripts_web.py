@@ -1,0 +1,27 @@
+"""The golden conversations, driven through the web chat API of the real server."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from bot.settings import Settings
+from tests.support.server import start_bot
+from tests.support.setup import prepare
+from tests.support.transcripts import Transcript, load_transcripts, run_transcript
+from tests.support.web_chat import WebChat
+
+TRANSCRIPTS = load_transcripts()
+
+
+@pytest.mark.parametrize("transcript", TRANSCRIPTS, ids=[t.path.stem for t in TRANSCRIPTS])
+async def test_transcript_over_web_chat(
+    transcript: Transcript, settings: Settings, http: aiohttp.ClientSession
+) -> None:
+    names = await prepare(settings.database_url, transcript.setup)
+    running = await start_bot(settings)
+    try:
+        chat = WebChat(running.url, f"web-{transcript.path.stem}", http)
+        await run_transcript(chat, transcript, names)
+    finally:
+        await running.stop()
