@@ -16,6 +16,7 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.i18n import compile_catalogs
+from bot.outbox import Delivery, OutboxSender, RateLimits
 from bot.settings import Settings
 from bot.storage.db import migrate_async
 from bot.web.app import create_app
@@ -25,6 +26,14 @@ __all__ = ["BotApp", "build", "run"]
 log = logging.getLogger(__name__)
 # The composition root finds the journeys by name, so the core never imports a handler.
 HANDLERS_MODULE = "handlers"
+
+
+@dataclass
+class ChannelRuntime:
+    """What a push channel adds: how to deliver, and the loops it runs (polling)."""
+
+    delivery: Delivery
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 def load_router(module: str = HANDLERS_MODULE) -> Router:
@@ -37,13 +46,42 @@ class BotApp:
     services: Services
     dispatcher: Dispatcher
     web: web.Application
+    sender: OutboxSender
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
+def rate_limits(settings: Settings) -> RateLimits:
+    return RateLimits(
+        per_second=settings.outbox_per_second,
+        bulk_per_chat_per_second=settings.outbox_bulk_per_chat_per_second,
+        group_per_minute=settings.outbox_group_per_minute,
+        max_attempts=settings.outbox_max_attempts,
+    )
+
+
 def build(settings: Settings) -> BotApp:
+    """Wire the core, the channels settings enable, and the sender that serves them."""
     services = Services.create(settings)
     dispatcher = Dispatcher(services, load_router())
-    return BotApp(services, dispatcher, create_app(services, dispatcher))
+    app = create_app(services, dispatcher)
+    deliveries: dict[str, Delivery] = {}
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+    for channel in enabled_channels(services, dispatcher, app):
+        deliveries[channel.delivery.channel] = channel.delivery
+        background.extend(channel.background)
+    sender = OutboxSender(services.db, deliveries, rate_limits(settings), services.clock)
+    dispatcher.on_queued.append(sender.wake)
+    if deliveries:
+        background.append(sender.run)
+    return BotApp(services, dispatcher, app, sender, background)
+
+
+def enabled_channels(
+    services: Services, dispatcher: Dispatcher, app: web.Application
+) -> list[ChannelRuntime]:
+    """Push channels configured in settings (the web chat is always on and needs no sender)."""
+    channels: list[ChannelRuntime] = []
+    return channels
 
 
 async def serve(app: BotApp, stop: asyncio.Event) -> None:

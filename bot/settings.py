@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_text_length: int = Field(default=2000, ge=100, le=100_000)
 
+    # Outbox sender limits; defaults follow Telegram's documentation.
+    outbox_per_second: float = Field(default=30.0, gt=0)
+    outbox_bulk_per_chat_per_second: float = Field(default=1.0, gt=0)
+    outbox_group_per_minute: float = Field(default=20.0, gt=0)
+    outbox_max_attempts: int = Field(default=5, ge=1, le=50)
+
     telegram_bot_token: str | None = None
     telegram_bot_username: str = "giamngheo_bot"
     telegram_mode: Literal["polling", "webhook"] = "polling"

@@ -52,8 +52,21 @@ class WebChannel:
             message = translator(self.services.settings.default_locale)(error.key)
             return web.json_response({"error": message}, status=400)
         result = await self.dispatcher.handle(incoming)
-        replies = await self._collect(OutboxMessage.update_id == result.update_id)
+        if result.duplicate:
+            # A retry after a lost response: answer again with what the first one said.
+            replies = await self._replies_of(result.update_id)
+        else:
+            replies = await self._collect(OutboxMessage.update_id == result.update_id)
         return web.json_response({"replies": replies})
+
+    async def _replies_of(self, update_id: int) -> list[dict[str, Any]]:
+        async with self.services.db.session() as session:
+            query = (
+                select(OutboxMessage.payload)
+                .where(OutboxMessage.update_id == update_id, OutboxMessage.channel == CHANNEL)
+                .order_by(OutboxMessage.id)
+            )
+            return list((await session.execute(query)).scalars())
 
     async def poll(self, request: web.Request) -> web.Response:
         sender = request.query.get("sender", "")

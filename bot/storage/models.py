@@ -189,9 +189,12 @@ class OutboxMessage(Base):
     update_id: Mapped[int | None] = mapped_column(ForeignKey("processed_updates.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="reply")  # reply | bulk
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # pending -> claimed -> sending -> sent | pending (retry) | failed | uncertain | cancelled
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When due; while claimed or sending, when the claim lapses.
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

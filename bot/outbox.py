@@ -1,0 +1,416 @@
+"""The sender: drains the outbox at the platforms' rate limits, never sending a message twice.
+
+A row goes pending -> claimed -> sending -> sent. "claimed" is taken in a batch and can be
+released safely after a crash (nothing was sent yet); "sending" is written just before the
+platform call and "sent" just after, so the only ambiguous window is one HTTP call: a row
+found in "sending" after its lease lapsed is marked "uncertain", listed for admins, and not
+sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.core.messages import Reply
+from bot.storage.db import Database
+from bot.storage.models import Identity, OutboxMessage, utcnow
+
+__all__ = [
+    "Blocked",
+    "Delivery",
+    "DeliveryError",
+    "OutboxSender",
+    "RateLimits",
+    "Rejected",
+    "RetryAfter",
+    "SlidingWindow",
+    "Transient",
+]
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A platform refused or failed a send; the subclass says what to do next."""
+
+
+class RetryAfter(DeliveryError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+class Transient(DeliveryError):
+    """5xx, timeouts, connection errors: retry with backoff."""
+
+
+class Blocked(DeliveryError):
+    """403: the person blocked the bot; no more sends to this chat."""
+
+
+class Rejected(DeliveryError):
+    """400: the platform will never accept this message."""
+
+
+class Delivery(Protocol):
+    channel: str
+
+    async def deliver(self, chat_id: str, reply: Reply) -> None: ...
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Defaults from Telegram's documentation (about 30/s overall, 1/s per chat, 20/min groups)."""
+
+    per_second: float = 30.0
+    bulk_per_chat_per_second: float = 1.0
+    group_per_minute: float = 20.0
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    in_flight: int = 16
+    lease_seconds: float = 60.0
+    batch: int = 200
+
+
+class SlidingWindow:
+    """At most ``limit`` events in any ``window`` seconds: what platforms actually enforce."""
+
+    def __init__(self, limit: float, window: float = 1.0) -> None:
+        self.limit = max(1, int(limit))
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = asyncio.Lock()
+        self._paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if now < self._paused_until:
+                    await asyncio.sleep(self._paused_until - now)
+                    continue
+                while self._times and self._times[0] <= now - self.window:
+                    self._times.popleft()
+                if len(self._times) < self.limit:
+                    self._times.append(now)
+                    return
+                await asyncio.sleep(self._times[0] + self.window - now)
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        db: Database,
+        deliveries: dict[str, Delivery],
+        limits: RateLimits | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.deliveries = deliveries
+        self.limits = limits or RateLimits()
+        self.clock = clock
+        self.worker = uuid.uuid4().hex[:12]
+        self.stats = SenderStats()
+        self._wake = asyncio.Event()
+        self._global = SlidingWindow(self.limits.per_second)
+        self._chat_next: dict[str, float] = {}
+        self.on_sent: list[Callable[[OutboxMessage, float], None]] = []
+        self.on_failed: list[Callable[[OutboxMessage, str], None]] = []
+        self.on_retry: list[Callable[[OutboxMessage], None]] = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, idle_seconds: float = 1.0) -> None:
+        await self.recover()
+        while True:
+            self._wake.clear()
+            try:
+                sent = await self.drain_once()
+            except Exception:
+                log.exception("outbox drain failed; retrying")
+                sent = 0
+            if sent == 0:
+                # Woken at once for replies; the timeout picks up other workers' rows and retries.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), idle_seconds)
+
+    async def recover(self) -> int:
+        """After a crash: release claims never started; mark interrupted sends uncertain."""
+        now = self.clock()
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "claimed", OutboxMessage.next_attempt_at < now)
+                .values(status="pending", claimed_by=None, next_attempt_at=now)
+            )
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < now)
+                .values(status="uncertain", last_error="interrupted during send; not resent")
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def drain_once(self) -> int:
+        """Claim what is due, send it (in order per chat), record each outcome. Returns sends."""
+        claimed = await self._claim()
+        if not claimed:
+            return 0
+        by_chat: dict[tuple[str, str], list[OutboxMessage]] = {}
+        for row in claimed:
+            by_chat.setdefault((row.channel, row.chat_id), []).append(row)
+        gate = asyncio.Semaphore(self.limits.in_flight)
+        results = await asyncio.gather(*(self._send_chat(rows, gate) for rows in by_chat.values()))
+        return sum(results)
+
+    async def _claim(self) -> list[OutboxMessage]:
+        now = self.clock()
+        earlier = aliased(OutboxMessage)
+        # A chat's message waits while an earlier one is still on its way: order per chat.
+        blocked_by_earlier = exists().where(
+            and_(
+                earlier.channel == OutboxMessage.channel,
+                earlier.chat_id == OutboxMessage.chat_id,
+                earlier.id < OutboxMessage.id,
+                earlier.status.in_(("pending", "claimed", "sending")),
+                ~and_(earlier.status == "pending", earlier.next_attempt_at <= now),
+            )
+        )
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.channel.in_(list(self.deliveries)),
+                ~blocked_by_earlier,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(self.limits.batch)
+            .with_for_update(skip_locked=True)
+        )
+        lease = now + timedelta(seconds=self.limits.lease_seconds)
+        async with self.db.session() as session, session.begin():
+            rows = list((await session.execute(query)).scalars())
+            rows = await self._first_in_line(session, rows)
+            for row in rows:
+                row.status = "claimed"
+                row.claimed_by = self.worker
+                row.next_attempt_at = lease
+        return rows
+
+    @staticmethod
+    async def _first_in_line(
+        session: AsyncSession, rows: list[OutboxMessage]
+    ) -> list[OutboxMessage]:
+        """Per chat, keep only the unbroken run from its oldest unsent message.
+
+        Another sender may hold an earlier message of the same chat (skipped as locked);
+        sending past it would break the order the person reads in.
+        """
+        if not rows:
+            return rows
+        query = (
+            select(OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.id)
+            .where(
+                OutboxMessage.chat_id.in_({row.chat_id for row in rows}),
+                OutboxMessage.status.in_(("pending", "claimed", "sending")),
+            )
+            .order_by(OutboxMessage.id)
+        )
+        queued: dict[tuple[str, str], list[int]] = {}
+        for channel, chat_id, row_id in (await session.execute(query)).all():
+            queued.setdefault((channel, chat_id), []).append(row_id)
+        held: dict[tuple[str, str], list[OutboxMessage]] = {}
+        for row in rows:
+            held.setdefault((row.channel, row.chat_id), []).append(row)
+        keep: list[OutboxMessage] = []
+        for key, mine in held.items():
+            for row, expected in zip(mine, queued.get(key, []), strict=False):
+                if row.id != expected:
+                    break
+                keep.append(row)
+        return sorted(keep, key=lambda row: row.id)
+
+    async def _send_chat(self, rows: list[OutboxMessage], gate: asyncio.Semaphore) -> int:
+        sent = 0
+        for index, row in enumerate(rows):
+            async with gate:
+                outcome = await self._send_one(row)
+            if outcome == "sent":
+                sent += 1
+                continue
+            # The rest of this chat waits behind the one that did not go out.
+            await self._release([r.id for r in rows[index + 1 :]])
+            break
+        return sent
+
+    async def _pace_chat(self, row: OutboxMessage) -> None:
+        """Bulk messages: about 1/s per private chat, 20/min per group. Replies go at once."""
+        if row.kind == "reply":
+            return
+        is_group = row.chat_id.startswith("-")
+        interval = (
+            60.0 / self.limits.group_per_minute
+            if is_group
+            else 1.0 / self.limits.bulk_per_chat_per_second
+        )
+        key = f"{row.channel}:{row.chat_id}"
+        now = time.monotonic()
+        ready = self._chat_next.get(key, 0.0)
+        if ready > now:
+            await asyncio.sleep(ready - now)
+        self._chat_next[key] = max(now, ready) + interval
+
+    async def _send_one(self, row: OutboxMessage) -> str:
+        await self._pace_chat(row)
+        await self._global.acquire()
+        if not await self._mark_sending(row):
+            return "lost-claim"
+        delivery = self.deliveries[row.channel]
+        try:
+            await delivery.deliver(row.chat_id, Reply.from_json(row.payload))
+        except RetryAfter as error:
+            self._global.pause(error.seconds)
+            await self._retry(row, error.seconds, str(error), count_attempt=False)
+            return "retry"
+        except Transient as error:
+            if row.attempts >= self.limits.max_attempts:
+                await self._fail(row, f"gave up after {row.attempts} tries: {error}")
+                return "failed"
+            await self._retry(
+                row, self.limits.backoff_seconds * 2 ** (row.attempts - 1), str(error)
+            )
+            return "retry"
+        except Blocked as error:
+            await self._blocked(row, str(error))
+            return "failed"
+        except Rejected as error:
+            await self._fail(row, str(error))
+            return "failed"
+        await self._mark_sent(row)
+        return "sent"
+
+    async def _mark_sending(self, row: OutboxMessage) -> bool:
+        now = self.clock()
+        async with self.db.session() as session, session.begin():
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.status == "claimed",
+                    OutboxMessage.claimed_by == self.worker,
+                )
+                .values(
+                    status="sending",
+                    attempts=OutboxMessage.attempts + 1,
+                    next_attempt_at=now + timedelta(seconds=self.limits.lease_seconds),
+                )
+            )
+        if not getattr(result, "rowcount", 0):
+            return False
+        row.attempts += 1
+        return True
+
+    async def _set(self, row: OutboxMessage, **values: object) -> None:
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
+            )
+
+    async def _mark_sent(self, row: OutboxMessage) -> None:
+        now = self.clock()
+        await self._set(row, status="sent", sent_at=now, claimed_by=None, last_error=None)
+        latency = (now - row.created_at).total_seconds()
+        self.stats.sent += 1
+        for hook in self.on_sent:
+            hook(row, latency)
+
+    async def _retry(
+        self, row: OutboxMessage, seconds: float, reason: str, *, count_attempt: bool = True
+    ) -> None:
+        values: dict[str, object] = {
+            "status": "pending",
+            "claimed_by": None,
+            "next_attempt_at": self.clock() + timedelta(seconds=seconds),
+            "last_error": reason[:300],
+        }
+        if not count_attempt:
+            # A 429 is the platform pacing us, not a failure of this message.
+            values["attempts"] = OutboxMessage.attempts - 1
+        await self._set(row, **values)
+        self.stats.retried += 1
+        for hook in self.on_retry:
+            hook(row)
+
+    async def _fail(self, row: OutboxMessage, reason: str) -> None:
+        await self._set(row, status="failed", claimed_by=None, last_error=reason[:300])
+        self.stats.failed += 1
+        log.warning("outbox message %s failed on %s: %s", row.id, row.channel, reason[:120])
+        for hook in self.on_failed:
+            hook(row, reason)
+
+    async def _blocked(self, row: OutboxMessage, reason: str) -> None:
+        await self._fail(row, f"blocked: {reason}")
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(Identity)
+                .where(Identity.channel == row.channel, Identity.external_id == row.chat_id)
+                .values(active=False)
+            )
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.channel == row.channel,
+                    OutboxMessage.chat_id == row.chat_id,
+                    OutboxMessage.status == "pending",
+                )
+                .values(status="cancelled", last_error="recipient blocked the bot")
+            )
+
+    async def _release(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == "claimed",
+                    OutboxMessage.claimed_by == self.worker,
+                )
+                .values(status="pending", claimed_by=None, next_attempt_at=self.clock())
+            )
+
+    async def queue_length(self) -> int:
+        async with self.db.session() as session:
+            count = await session.scalar(
+                select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.status.in_(("pending", "claimed", "sending")),
+                    OutboxMessage.channel.in_(list(self.deliveries)),
+                )
+            )
+        return int(count or 0)

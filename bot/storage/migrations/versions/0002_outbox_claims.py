@@ -1,0 +1,26 @@
+"""outbox: who claimed a row, so two senders never send the same message
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("claimed_by", sa.String(length=40), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("claimed_by")
