@@ -19,7 +19,7 @@ from bot.i18n import compile_catalogs
 from bot.outbox import Delivery, OutboxSender, RateLimits
 from bot.settings import Settings
 from bot.storage.db import migrate_async
-from bot.web.app import create_app
+from bot.web.app import SENDER, create_app
 
 __all__ = ["BotApp", "build", "run"]
 
@@ -70,7 +70,11 @@ def build(settings: Settings) -> BotApp:
         deliveries[channel.delivery.channel] = channel.delivery
         background.extend(channel.background)
     sender = OutboxSender(services.db, deliveries, rate_limits(settings), services.clock)
+    sender.on_sent.append(services.metrics.on_sent)
+    sender.on_failed.append(services.metrics.on_failed)
+    sender.on_retry.append(services.metrics.on_retry)
     dispatcher.on_queued.append(sender.wake)
+    app[SENDER] = sender
     if deliveries:
         background.append(sender.run)
     return BotApp(services, dispatcher, app, sender, background)

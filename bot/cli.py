@@ -90,6 +90,27 @@ def _invite(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(go())
 
 
+def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.outbox_admin import failed_messages
+    from bot.storage.db import Database
+
+    async def go() -> int:
+        db = Database(settings.database_url)
+        try:
+            rows = await failed_messages(db, limit=args.limit)
+        finally:
+            await db.close()
+        if not rows:
+            print("no failed or uncertain messages")
+            return 0
+        print("id\tchannel\tchat\tstatus\ttries\tqueued at (UTC)\treason")
+        for row in rows:
+            print("\t".join(row))
+        return 0
+
+    return asyncio.run(go())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -107,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--role", required=True, choices=INVITABLE_ROLES)
     invite.add_argument("--unit", required=True, help="org unit code")
     invite.add_argument("--days", type=int, help="days until the code expires")
+    outbox = commands.add_parser("outbox", help="inspect the outbox")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
+    failed = outbox_commands.add_parser("failed", help="messages given up on (dead letters)")
+    failed.add_argument("--limit", type=int, default=100)
     return parser
 
 
@@ -115,6 +140,7 @@ COMMANDS: dict[str, Command] = {
     "migrate": _migrate,
     "orgunits": _orgunits_import,
     "invite": _invite,
+    "outbox": _outbox,
 }
 
 

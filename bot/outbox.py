@@ -214,13 +214,27 @@ class OutboxSender:
         )
         lease = now + timedelta(seconds=self.limits.lease_seconds)
         async with self.db.session() as session, session.begin():
-            rows = list((await session.execute(query)).scalars())
-            rows = await self._first_in_line(session, rows)
-            for row in rows:
-                row.status = "claimed"
-                row.claimed_by = self.worker
-                row.next_attempt_at = lease
-        return rows
+            rows = await self._first_in_line(
+                session, list((await session.execute(query)).scalars())
+            )
+            if not rows:
+                return []
+            ids = [row.id for row in rows]
+            # Conditional: SQLite has no row locks, so a row another sender claimed meanwhile
+            # must not be taken over; only rows still pending become ours.
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+                .values(status="claimed", claimed_by=self.worker, next_attempt_at=lease)
+                .execution_options(synchronize_session=False)
+            )
+        async with self.db.session() as session:
+            mine = select(OutboxMessage).where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status == "claimed",
+                OutboxMessage.claimed_by == self.worker,
+            )
+            return list((await session.execute(mine.order_by(OutboxMessage.id))).scalars())
 
     @staticmethod
     async def _first_in_line(
@@ -386,7 +400,7 @@ class OutboxSender:
                 .where(
                     OutboxMessage.channel == row.channel,
                     OutboxMessage.chat_id == row.chat_id,
-                    OutboxMessage.status == "pending",
+                    OutboxMessage.status.in_(("pending", "claimed")),
                 )
                 .values(status="cancelled", last_error="recipient blocked the bot")
             )

@@ -80,6 +80,8 @@ class Dispatcher:
                 result = await self._handle_once(incoming, failed=True)
             except IntegrityError:
                 return await self._existing(incoming)
+        outcome = "duplicate" if result.duplicate else "processed"
+        self.services.metrics.updates.labels(incoming.channel, outcome).inc()
         for wake in self.on_queued:
             wake()
         return result

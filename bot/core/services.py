@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import SecretVault
 from bot.forms.model import FormDef, load_forms
+from bot.metrics import Metrics
 from bot.orgtree import OrgTree, load_tree, tree_version
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -29,6 +30,7 @@ class Services:
     db: Database
     forms: dict[str, FormDef]
     vault: SecretVault
+    metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], datetime] = utcnow
     _tree: OrgTree | None = field(default=None, repr=False)
     _tree_loaded_at: float = 0.0

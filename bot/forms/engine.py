@@ -21,7 +21,8 @@ __all__ = ["Step", "handle", "resume", "start"]
 
 _CONFIRM_WORDS = {"ok", "xac nhan", "dong y", "gui", "dung", "co", "yes", "confirm", "send"}
 _CANCEL_WORDS = {"huy", "cancel", "thoi", "dung lai"}
-_SKIP_WORDS = {"bo qua", "skip", "khong co", "ko co", "-"}
+_SKIP_WORDS = {"bo qua", "skip", "-"}
+_NONE_WORDS = {"khong co", "ko co"}  # "there is none": a skip, but a plain "no" to a yes/no
 _BACK_WORDS = {"quay lai", "back", "tro lai"}
 
 
@@ -45,6 +46,13 @@ class _Today:
 def _names(form: FormDef, answers: dict[str, Any], ctx: FormContext) -> dict[str, Any]:
     names: dict[str, Any] = {f.id: None for f in form.fields}
     names.update(answers)
+    # State keeps decimals and dates as JSON text; expressions compare them as values.
+    for fdef in form.fields:
+        value = answers.get(fdef.id)
+        if isinstance(value, str) and fdef.type == "decimal":
+            names[fdef.id] = float(value)
+        elif isinstance(value, str) and fdef.type == "date":
+            names[fdef.id] = date.fromisoformat(value)
     names["today"] = _Today(ctx.today)
     return names
 
@@ -60,7 +68,10 @@ def _relevant(form: FormDef, fdef: FieldDef, answers: dict[str, Any], ctx: FormC
 
 def _bound(form: FormDef, value: Any, answers: dict[str, Any], ctx: FormContext) -> Any:
     if isinstance(value, str):
-        return evaluate(value, _names(form, answers, ctx))
+        try:
+            return evaluate(value, _names(form, answers, ctx))
+        except ExpressionError:
+            return None  # reads an answer that was skipped or not asked: no bound
     return value
 
 
@@ -73,7 +84,11 @@ def _next_field(form: FormDef, answers: dict[str, Any], ctx: FormContext) -> Fie
 
 def _prune(form: FormDef, answers: dict[str, Any], ctx: FormContext) -> dict[str, Any]:
     """Drop answers whose question is no longer asked (a changed answer made it irrelevant)."""
-    return {k: v for k, v in answers.items() if _relevant(form, form.field(k), answers, ctx)}
+    while True:  # until nothing changes: a dropped answer may make a later question irrelevant
+        kept = {k: v for k, v in answers.items() if _relevant(form, form.field(k), answers, ctx)}
+        if len(kept) == len(answers):
+            return kept
+        answers = kept
 
 
 def _ask(form: FormDef, state: dict[str, Any], ctx: FormContext) -> Step:
@@ -201,9 +216,14 @@ def handle(form: FormDef, state: dict[str, Any], incoming: Incoming, ctx: FormCo
 def _handle_cancel(
     form: FormDef, state: dict[str, Any], payload: str, typed: str, ctx: FormContext
 ) -> Step:
-    if payload == "f!cancel:yes" or typed in {"co", "c", "yes", "huy", "dong y"}:
+    # The buttons' labels typed out ("Tiếp tục điền") count as pressing them.
+    if payload == "f!cancel:yes" or typed in {"co", "c", "yes", "huy", "dong y"} | {
+        fold(ctx.t("form.cancel.yes"))
+    }:
         return Step(None, [Reply(ctx.t("form.cancelled"))], cancelled=True)
-    if payload == "f!cancel:no" or typed in {"khong", "ko", "k", "no", "tiep tuc"}:
+    if payload == "f!cancel:no" or typed in {"khong", "ko", "k", "no", "tiep tuc"} | {
+        fold(ctx.t("form.cancel.no"))
+    }:
         restored = {**state, "phase": state.get("back_to", "ask")}
         restored.pop("back_to", None)
         return resume(form, restored, ctx)
@@ -251,7 +271,8 @@ def _handle_answer(
     typed = fold(incoming.text or "")
     if payload == "f!back" or typed in _BACK_WORDS:
         return _go_back(form, state, fdef, ctx)
-    if not fdef.required and (payload == "f!skip" or typed in _SKIP_WORDS):
+    skip_words = _SKIP_WORDS if fdef.type == "yes_no" else _SKIP_WORDS | _NONE_WORDS
+    if not fdef.required and (payload == "f!skip" or typed in skip_words):
         return _store(form, state, fdef, None, ctx)
     if payload.startswith("f") and not payload.startswith(
         (f"f:{fdef.id}=", f"f:{fdef.id}@", f"f:{fdef.id}+")

@@ -136,6 +136,8 @@ def load_form(path: Path) -> FormDef:
         return FormDef.model_validate(raw)
     except yaml.YAMLError as error:
         raise FormFileError(f"{path}: not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise FormFileError(f"{path}: not UTF-8 text: {error}") from None
     except ValidationError as error:
         first = error.errors()[0]
         location = _describe_location(raw, first["loc"])
@@ -147,7 +149,8 @@ def _describe_location(raw: object, loc: tuple[int | str, ...]) -> str:
     """Turn ('fields', 3, 'type') into "field 'exit_year', 'type': " for a human."""
     if len(loc) >= 2 and loc[0] == "fields" and isinstance(loc[1], int) and isinstance(raw, dict):
         fields = raw.get("fields") or []
-        name = fields[loc[1]].get("id", f"#{loc[1] + 1}") if loc[1] < len(fields) else loc[1]
+        item = fields[loc[1]] if loc[1] < len(fields) else None
+        name = item.get("id", f"#{loc[1] + 1}") if isinstance(item, dict) else f"#{loc[1] + 1}"
         rest = ", ".join(repr(part) for part in loc[2:])
         return f"field '{name}'" + (f", {rest}: " if rest else ": ")
     return (".".join(str(part) for part in loc) + ": ") if loc else ""

@@ -101,7 +101,8 @@ class NumberType(FieldType):
 
     def read(self, field: FieldDef, text: str, ctx: FormContext, bounds: tuple[Any, Any]) -> Any:
         value = self.convert(text)
-        low, high = bounds
+        # A bound written 0.3 is a binary float just above or below 0,3; compare it as typed.
+        low, high = (Decimal(str(b)) if isinstance(b, float) else b for b in bounds)
         if (low is not None and value < low) or (high is not None and value > high):
             raise ParseError(
                 self.error,
@@ -245,7 +246,8 @@ class MultiChoiceType(ChoiceType):
             return Answer(picked)
         if incoming.text is None:
             raise ParseError("error.expected_text")
-        parts = [p for p in incoming.text.replace(";", ",").replace(" va ", ",").split(",")]
+        # Folded first, so "1 và 3" splits like "1 va 3".
+        parts = fold(incoming.text).replace(";", ",").replace(" va ", ",").split(",")
         if len(parts) == 1 and all(p.isdigit() for p in parts[0].split()):
             parts = parts[0].split()
         chosen = [match_choice(field, part, ctx) for part in parts if part.strip()]

@@ -10,11 +10,13 @@ from aiohttp import web
 from bot.channels.web import MAX_UPLOAD_BYTES, WebChannel
 from bot.core.dispatcher import Dispatcher
 from bot.core.services import Services
+from bot.outbox import OutboxSender
 
 __all__ = ["create_app"]
 
 STATIC = Path(__file__).parent / "static"
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+SENDER: web.AppKey[OutboxSender] = web.AppKey("sender", OutboxSender)
 
 
 async def _index(_request: web.Request) -> web.FileResponse:
@@ -26,6 +28,14 @@ async def _healthz(request: web.Request) -> web.Response:
     if await services.db.ping():
         return web.json_response({"status": "ok"})
     return web.json_response({"status": "database unreachable"}, status=503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    sender = request.app.get(SENDER)
+    queued = await sender.queue_length() if sender is not None else 0
+    body = services.metrics.render(queued)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
 @web.middleware
@@ -48,6 +58,7 @@ def create_app(services: Services, dispatcher: Dispatcher) -> web.Application:
     app[SERVICES] = services
     app.router.add_get("/", _index)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
     app.router.add_static("/static", STATIC)
     WebChannel(services, dispatcher).add_routes(app)
     return app

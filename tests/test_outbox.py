@@ -1,0 +1,197 @@
+"""The sender against a recording platform: order, retries, dead letters, crashes, two workers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.messages import Reply
+from bot.outbox import (
+    Blocked,
+    OutboxSender,
+    RateLimits,
+    Rejected,
+    RetryAfter,
+    SlidingWindow,
+    Transient,
+)
+from bot.outbox_admin import failed_messages
+from bot.storage.db import Database
+from bot.storage.models import Account, Identity, OutboxMessage, utcnow
+
+FAST = RateLimits(per_second=10_000, bulk_per_chat_per_second=10_000, backoff_seconds=0.0)
+
+
+class RecordingPlatform:
+    """Stands in for Telegram at the Delivery seam; faults are scripted per chat."""
+
+    channel = "telegram"
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[str, str]] = []
+        self.faults: dict[str, list[Exception]] = {}
+
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        await asyncio.sleep(0)
+        queue = self.faults.get(chat_id)
+        if queue:
+            raise queue.pop(0)
+        self.delivered.append((chat_id, reply.text))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.close()
+
+
+async def queue(db: Database, chat: str, texts: list[str], kind: str = "reply") -> None:
+    async with db.session() as session, session.begin():
+        for text in texts:
+            session.add(
+                OutboxMessage(
+                    idempotency_key=f"{chat}:{text}",
+                    channel="telegram",
+                    chat_id=chat,
+                    kind=kind,
+                    payload=Reply(text).to_json(),
+                )
+            )
+
+
+async def statuses(db: Database) -> dict[str, str]:
+    async with db.session() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars()
+        return {row.idempotency_key: row.status for row in rows}
+
+
+async def drain(sender: OutboxSender, rounds: int = 50) -> None:
+    for _ in range(rounds):
+        if await sender.drain_once() == 0 and await sender.queue_length() == 0:
+            return
+
+
+async def test_sends_each_message_once_in_order_per_chat(db: Database) -> None:
+    platform = RecordingPlatform()
+    await queue(db, "1", ["a1", "a2", "a3"])
+    await queue(db, "2", ["b1", "b2"])
+    sender = OutboxSender(db, {"telegram": platform}, FAST)
+    await drain(sender)
+    assert [t for c, t in platform.delivered if c == "1"] == ["a1", "a2", "a3"]
+    assert [t for c, t in platform.delivered if c == "2"] == ["b1", "b2"]
+    assert set((await statuses(db)).values()) == {"sent"}
+
+
+async def test_retry_after_waits_and_then_sends_once(db: Database) -> None:
+    platform = RecordingPlatform()
+    platform.faults["1"] = [RetryAfter(0.2)]
+    await queue(db, "1", ["first", "second"])
+    sender = OutboxSender(db, {"telegram": platform}, FAST)
+    await sender.drain_once()
+    assert platform.delivered == []
+    assert (await statuses(db))["1:first"] == "pending"
+    await asyncio.sleep(0.25)
+    await drain(sender)
+    # The second message never overtook the first one that had to wait.
+    assert platform.delivered == [("1", "first"), ("1", "second")]
+    async with db.session() as session:
+        row = (
+            await session.execute(
+                select(OutboxMessage).where(OutboxMessage.idempotency_key == "1:first")
+            )
+        ).scalar_one()
+    assert row.attempts == 1  # a 429 is pacing, not a failed try
+
+
+async def test_server_errors_retry_with_backoff_then_dead_letter(db: Database) -> None:
+    platform = RecordingPlatform()
+    platform.faults["1"] = [Transient("500")] * 10
+    platform.faults["2"] = [Transient("timeout")]
+    await queue(db, "1", ["doomed"])
+    await queue(db, "2", ["recovers"])
+    limits = RateLimits(per_second=10_000, max_attempts=3, backoff_seconds=0.0)
+    sender = OutboxSender(db, {"telegram": platform}, limits)
+    await drain(sender)
+    states = await statuses(db)
+    assert states == {"1:doomed": "failed", "2:recovers": "sent"}
+    listed = await failed_messages(db)
+    assert len(listed) == 1 and listed[0][3] == "failed" and listed[0][4] == "3"
+    assert "1" not in listed[0][2][:-3]  # chat ids are masked in the admin list
+
+
+async def test_blocked_chat_stops_all_sends_and_deactivates_identity(db: Database) -> None:
+    async with db.session() as session, session.begin():
+        account = Account()
+        session.add(account)
+        await session.flush()
+        session.add(Identity(account_id=account.id, channel="telegram", external_id="7"))
+    platform = RecordingPlatform()
+    platform.faults["7"] = [Blocked("bot was blocked by the user")]
+    await queue(db, "7", ["one", "two", "three"])
+    sender = OutboxSender(db, {"telegram": platform}, FAST)
+    await drain(sender)
+    assert platform.delivered == []
+    assert await statuses(db) == {"7:one": "failed", "7:two": "cancelled", "7:three": "cancelled"}
+    async with db.session() as session:
+        identity = (await session.execute(select(Identity))).scalar_one()
+    assert identity.active is False
+
+
+async def test_bad_request_fails_at_once_with_the_reason(db: Database) -> None:
+    platform = RecordingPlatform()
+    platform.faults["1"] = [Rejected("Bad Request: message text is empty")]
+    await queue(db, "1", ["x"])
+    await drain(OutboxSender(db, {"telegram": platform}, FAST))
+    assert (await statuses(db))["1:x"] == "failed"
+    assert "message text is empty" in (await failed_messages(db))[0][6]
+
+
+async def test_after_a_crash_claims_are_released_and_interrupted_sends_not_repeated(
+    db: Database,
+) -> None:
+    await queue(db, "1", ["claimed-never-sent"])
+    await queue(db, "2", ["was-being-sent"])
+    past = utcnow() - timedelta(minutes=5)
+    async with db.session() as session, session.begin():
+        for row in (await session.execute(select(OutboxMessage))).scalars():
+            row.status = "claimed" if row.chat_id == "1" else "sending"
+            row.claimed_by = "dead-worker"
+            row.next_attempt_at = past
+    platform = RecordingPlatform()
+    sender = OutboxSender(db, {"telegram": platform}, FAST)
+    assert await sender.recover() == 1
+    await drain(sender)
+    assert platform.delivered == [("1", "claimed-never-sent")]
+    assert (await statuses(db))["2:was-being-sent"] == "uncertain"
+    assert (await failed_messages(db))[0][3] == "uncertain"
+
+
+async def test_two_senders_never_send_the_same_message_twice(db: Database) -> None:
+    platform = RecordingPlatform()
+    chats = [str(n) for n in range(12)]
+    for chat in chats:
+        await queue(db, chat, [f"m{i}" for i in range(8)])
+    first = OutboxSender(db, {"telegram": platform}, FAST)
+    second = OutboxSender(db, {"telegram": platform}, FAST)
+    await asyncio.gather(drain(first), drain(second))
+    await drain(first)
+    assert len(platform.delivered) == len(set(platform.delivered)) == 12 * 8
+    for chat in chats:
+        assert [t for c, t in platform.delivered if c == chat] == [f"m{i}" for i in range(8)]
+
+
+async def test_sliding_window_never_exceeds_the_limit() -> None:
+    window = SlidingWindow(limit=20, window=0.2)
+    stamps: list[float] = []
+    for _ in range(50):
+        await window.acquire()
+        stamps.append(time.monotonic())
+    for i, start in enumerate(stamps):
+        inside = [s for s in stamps[i:] if s < start + 0.2]
+        assert len(inside) <= 20
