@@ -80,6 +80,10 @@ DYNAMIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "error.decimal": ("range",),
     "error.money": ("range",),
     "format": ("money",),
+    "status": ("submitted", "returned", "village_confirmed", "approved", "rejected"),
+    "next": ("submitted", "returned", "village_confirmed", "approved", "rejected"),
+    "review": ("confirm", "return", "approve", "reject"),
+    "review.household": ("confirm", "return", "approve", "reject"),
     "menu": ("title",),
 }
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from bot.core.router import Router
-from handlers import account, fallback, menu, start
+from handlers import account, fallback, household, menu, review, selfcheck, start
 
 __all__ = ["build_router"]
 
 
 def build_router() -> Router:
     router = Router()
-    for module in (start, account, menu, fallback):
+    for module in (start, account, menu, household, review, selfcheck, fallback):
         router.include(module.router)
     return router

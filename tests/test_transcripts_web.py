@@ -21,7 +21,9 @@ async def test_transcript_over_web_chat(
     names = await prepare(settings.database_url, transcript.setup)
     running = await start_bot(settings)
     try:
-        chat = WebChat(running.url, f"web-{transcript.path.stem}", http)
-        await run_transcript(chat, transcript, names)
+        def chat_for(person: str) -> WebChat:
+            return WebChat(running.url, f"web-{transcript.path.stem}-{person}", http)
+
+        await run_transcript(chat_for, transcript, names)
     finally:
         await running.stop()

@@ -51,6 +51,7 @@ class FieldDef(BaseModel):
     relevant: str | None = None
     store: Literal["plain", "encrypted", "hashed"] = "plain"
     personal: bool = False
+    grouping: bool = True
     accept: tuple[Literal["photo", "document"], ...] = ("photo", "document")
 
     @model_validator(mode="after")

@@ -106,16 +106,17 @@ class NumberType(FieldType):
         if (low is not None and value < low) or (high is not None and value > high):
             raise ParseError(
                 self.error,
-                min=self.show(low, ctx) if low is not None else "",
-                max=self.show(high, ctx) if high is not None else "",
+                min=self.show(low, ctx, field) if low is not None else "",
+                max=self.show(high, ctx, field) if high is not None else "",
             )
         return value if isinstance(value, int) else str(value)
 
-    def show(self, value: Any, ctx: FormContext) -> str:
-        return ctx.t.number(value)
+    def show(self, value: Any, ctx: FormContext, field: FieldDef) -> str:
+        # Years and codes are numbers nobody writes with a thousands separator.
+        return ctx.t.number(value) if field.grouping else str(value)
 
     def display(self, field: FieldDef, value: Any, ctx: FormContext) -> str:
-        return self.show(Decimal(value) if isinstance(value, str) else value, ctx)
+        return self.show(Decimal(value) if isinstance(value, str) else value, ctx, field)
 
 
 class DecimalType(NumberType):
@@ -133,7 +134,7 @@ class MoneyType(NumberType):
     def convert(self, text: str) -> int | Decimal:
         return parse_money(text)
 
-    def show(self, value: Any, ctx: FormContext) -> str:
+    def show(self, value: Any, ctx: FormContext, field: FieldDef) -> str:
         return ctx.t.money(int(value))
 
 
@@ -385,8 +386,10 @@ class OrgUnitType(FieldType):
             buttons.append(Button(ctx.t("form.unit.prev"), f"f:{field.id}@{at or ''}#{page - 1}"))
         if matches:
             buttons.append(Button(ctx.t("form.unit.back"), f"f:{field.id}@{at or ''}"))
-        elif current is not None and current.parent_code is not None:
-            buttons.append(Button(ctx.t("form.unit.back"), f"f:{field.id}@{current.parent_code}"))
+        elif current is not None and at != self._at(ctx, {}):
+            # Up to the parent; from a top unit of a tree with several, up to the list of them.
+            up = current.parent_code or ""
+            buttons.append(Button(ctx.t("form.unit.back"), f"f:{field.id}@{up}"))
         return buttons
 
     def prompt(self, field: FieldDef, ctx: FormContext, cursor: dict[str, Any]) -> Reply:

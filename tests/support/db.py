@@ -1,4 +1,4 @@
-"""Fresh databases for tests: a SQLite file per test and, when TEST_DATABASE_URL is set, PostgreSQL."""
+"""Fresh test databases: a SQLite file per test, and PostgreSQL when TEST_DATABASE_URL is set."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def fresh_sqlite(directory: Path) -> str:
     """Copy a migrated template: migrating each test's database would dominate the run."""
     global _template
     if _template is None or not _template.exists():
-        template_dir = Path(os.environ.get("PYTEST_TMP_TEMPLATE", "/tmp")) / f"gn-template-{os.getpid()}"
+        template_dir = (
+            Path(os.environ.get("PYTEST_TMP_TEMPLATE", "/tmp")) / f"gn-template-{os.getpid()}"
+        )
         template_dir.mkdir(parents=True, exist_ok=True)
         _template = template_dir / "template.db"
         if _template.exists():

@@ -4,11 +4,14 @@ A transcript is a list of steps. The user either types (``user``), presses a but
 title as a person would (``press``), or sends a raw payload (``payload``, for forged or stale
 buttons). ``bot`` lists texts that must appear, in order, in what the bot answered; ``buttons``
 lists button titles that must be offered; ``absent`` lists texts that must not appear.
+``as: NAME`` makes the step another person's (a village head next to a household);
+``inbox: true`` reads what was pushed to that person since their last step.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +35,10 @@ class Chat(Protocol):
 
     async def send_text(self, text: str) -> list[Reply]: ...
     async def send_payload(self, payload: str) -> list[Reply]: ...
+    async def inbox(self) -> list[Reply]: ...
+
+
+ChatFactory = Callable[[str], Chat]
 
 
 @dataclass
@@ -72,22 +79,35 @@ def substitute(value: str, names: dict[str, str]) -> str:
 
 
 async def run_steps(
-    chat: Chat, transcript: Transcript, names: dict[str, str], hooks: dict[str, Any]
+    chat_for: ChatFactory, transcript: Transcript, names: dict[str, str], hooks: dict[str, Any]
 ) -> list[Reply]:
+    chats: dict[str, Chat] = {}
+    seen: dict[str, list[Reply]] = {}
     last: list[Reply] = []
     for number, step in enumerate(transcript.steps, 1):
         where = f"{transcript.path.name} step {number}"
         if "hook" in step:
             await hooks[step["hook"]]()
             continue
-        if "user" in step:
+        person = str(step.get("as", "user"))
+        chat = chats.setdefault(person, chat_for(person))
+        last = seen.get(person, [])
+        if step.get("inbox"):
+            last = await chat.inbox()
+        elif "user" in step:
             last = await chat.send_text(substitute(str(step["user"]), names))
         elif "press" in step:
-            last = await chat.send_payload(find_button(last, str(step["press"])))
+            try:
+                payload = find_button(last, str(step["press"]))
+            except AssertionError as error:
+                said = "\n---\n".join(r.text for r in last)
+                raise AssertionError(f"{where} ({person}): {error}\nafter:\n{said}") from None
+            last = await chat.send_payload(payload)
         elif "payload" in step:
             last = await chat.send_payload(substitute(str(step["payload"]), names))
         else:
-            raise AssertionError(f"{where}: a step needs user, press, payload or hook")
+            raise AssertionError(f"{where}: a step needs user, press, payload, inbox or hook")
+        seen[person] = last
         check_step(step, last, where)
     return last
 
@@ -111,9 +131,18 @@ def check_step(step: dict[str, Any], replies: list[Reply], where: str) -> None:
 
 
 async def run_transcript(
-    chat: Chat,
+    chat_for: ChatFactory | Chat,
     transcript: Transcript,
     names: dict[str, str] | None = None,
     hooks: dict[str, Any] | None = None,
 ) -> list[Reply]:
-    return await run_steps(chat, transcript, names or {}, hooks or {})
+    """``chat_for`` makes a chat per person; a single Chat serves a one-person transcript."""
+    if hasattr(chat_for, "send_text"):
+        single: Chat = chat_for  # type: ignore[assignment]
+
+        def only(person: str) -> Chat:
+            assert person == "user", f"{transcript.path.name}: this driver has one person"
+            return single
+
+        return await run_steps(only, transcript, names or {}, hooks or {})
+    return await run_steps(chat_for, transcript, names or {}, hooks or {})

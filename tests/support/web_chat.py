@@ -44,6 +44,9 @@ class WebChat:
     async def send_payload(self, payload: str) -> list[Reply]:
         return self.replies(await self.post({"payload": payload}))
 
+    async def inbox(self) -> list[Reply]:
+        return await self.poll()
+
     async def poll(self) -> list[Reply]:
         url = f"{self.base_url}/api/chat/poll"
         async with self.session.get(url, params={"sender": self.sender}) as response:

@@ -1,0 +1,154 @@
+"""A person on Telegram, talking to the real bot through the fake Bot API server.
+
+Implements the transcript `Chat` protocol: each step hands one update to the bot (queued
+for getUpdates in polling mode, POSTed to the webhook in webhook mode), waits until the bot
+recorded it and nothing is left in the Telegram outbox (its replies and any pushes it
+caused have gone out), and returns what the fake server received for this chat since the
+step began. Pushes that reached the chat between its own steps wait for `inbox()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from bot.channels.telegram import CHANNEL, update_key
+from bot.storage.db import Database
+from bot.storage.models import OutboxMessage, ProcessedUpdate
+from tests.fakes.telegram import FakeTelegram, SentMessage
+from tests.support.transcripts import Reply
+
+__all__ = ["TelegramChat", "TelegramChats", "to_reply"]
+
+Mode = Literal["polling", "webhook"]
+_UNSETTLED = ("pending", "claimed", "sending")
+# Telegram has no empty message: the nearest thing a person can send is a sticker.
+STICKER: dict[str, Any] = {
+    "file_id": "CAACAgIAAxkBAAIBsticker",
+    "file_unique_id": "AgADsticker",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+    "emoji": "🙂",
+}
+
+
+def to_reply(message: SentMessage) -> Reply:
+    buttons = [(b["text"], b["callback_data"]) for b in message.buttons if "callback_data" in b]
+    attachment = None
+    if message.method in ("sendDocument", "sendPhoto"):
+        attachment = {"filename": message.filename, "method": message.method}
+    return Reply(message.text or message.caption or "", buttons, attachment)
+
+
+class TelegramChat:
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        db: Database,
+        chat_id: int,
+        mode: Mode = "polling",
+        *,
+        language_code: str = "vi",
+        timeout: float = 10.0,
+    ) -> None:
+        self.fake = fake
+        self.db = db
+        self.chat_id = chat_id
+        self.mode = mode
+        self.language_code = language_code
+        self.timeout = timeout
+        self._read_up_to = len(fake.sent)  # fake.sent before this index is accounted for
+        self._unread: list[SentMessage] = []
+
+    def _take(self, end: int | None = None) -> list[SentMessage]:
+        end = len(self.fake.sent) if end is None else end
+        mine = [m for m in self.fake.sent[self._read_up_to : end] if m.chat_id == self.chat_id]
+        self._read_up_to = end
+        return mine
+
+    async def send_text(self, text: str) -> list[Reply]:
+        if text == "":
+            update = self.fake.user_message(self.chat_id, sticker=STICKER)
+        else:
+            update = self.fake.user_text(self.chat_id, text, language_code=self.language_code)
+        return await self.send_update(update)
+
+    async def send_payload(self, payload: str) -> list[Reply]:
+        # The latest bot message offering this button; a forged payload rides on the latest.
+        update = self.fake.user_callback(self.chat_id, payload, check_button=False)
+        return await self.send_update(update)
+
+    async def send_update(self, update: dict[str, Any]) -> list[Reply]:
+        """Deliver one update and return the bot's messages to this chat that it caused."""
+        self._unread.extend(self._take())  # pushes that came in between steps
+        await self.deliver(update)
+        await self.settled(int(update["update_id"]))
+        return [to_reply(m) for m in self._take()]
+
+    async def inbox(self) -> list[Reply]:
+        """What was pushed to this person since their last step."""
+        await self.settled(None)
+        unread, self._unread = [*self._unread, *self._take()], []
+        return [to_reply(m) for m in unread]
+
+    async def deliver(self, update: dict[str, Any]) -> None:
+        if self.mode == "polling":
+            self.fake.inject(update)
+            return
+        if self.fake.webhook_url is None:
+            await self.fake.wait_until(lambda: self.fake.webhook_url is not None, self.timeout)
+        status = await self.fake.post_webhook(update)
+        assert status == 200, f"webhook answered {status}"
+
+    async def settled(self, update_id: int | None) -> None:
+        """Wait until the update (if any) is recorded and the Telegram outbox is empty."""
+        key = None if update_id is None else update_key(self.fake.bot_id, update_id)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            async with self.db.session() as session:
+                recorded: int | None = 0
+                if key is not None:
+                    recorded = await session.scalar(
+                        select(ProcessedUpdate.id).where(
+                            ProcessedUpdate.channel == CHANNEL, ProcessedUpdate.update_key == key
+                        )
+                    )
+                waiting = None
+                if recorded is not None:
+                    waiting = await session.scalar(
+                        select(OutboxMessage.id)
+                        .where(
+                            OutboxMessage.channel == CHANNEL,
+                            OutboxMessage.status.in_(_UNSETTLED),
+                        )
+                        .limit(1)
+                    )
+            if recorded is not None and waiting is None:
+                return
+            if time.monotonic() > deadline:
+                state = "not recorded" if recorded is None else "replies still queued"
+                raise TimeoutError(f"update {update_id}: {state} after {self.timeout}s")
+            await asyncio.sleep(0.01)
+
+
+class TelegramChats:
+    """One Telegram user per transcript person ("user" is CHAT, the others get their own)."""
+
+    def __init__(self, fake: FakeTelegram, db: Database, mode: Mode, first_chat: int) -> None:
+        self.fake = fake
+        self.db = db
+        self.mode = mode
+        self.next_chat = first_chat
+        self.chats: dict[str, TelegramChat] = {}
+
+    def __call__(self, person: str) -> TelegramChat:
+        if person not in self.chats:
+            self.chats[person] = TelegramChat(self.fake, self.db, self.next_chat, self.mode)
+            self.next_chat += 1
+        return self.chats[person]
