@@ -111,6 +111,91 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(go())
 
 
+def _selfcheck(args: argparse.Namespace, settings: Settings) -> int:
+    """The poverty self-check: answers as JSON on stdin; exit 2 names the field at fault."""
+    import json
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rules.poverty import (
+        STANDARD_FILE,
+        PovertyInputError,
+        StandardFileError,
+        load_standards,
+        parse_answers,
+        self_check,
+    )
+
+    try:
+        standards = load_standards(Path(args.standard) if args.standard else STANDARD_FILE)
+    except StandardFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        raw = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    except UnicodeDecodeError:
+        print("error: input: not UTF-8 text", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as error:
+        print(
+            f"error: input: not valid JSON ({error.msg} at line {error.lineno}, "
+            f"column {error.colno})",
+            file=sys.stderr,
+        )
+        return 2
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    try:
+        result = self_check(parse_answers(raw), standards, today)
+    except PovertyInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        lacking = ", ".join(result.lacking) or "none"
+        print(f"status: {result.status}")
+        print(f"income per person: {result.income_per_person} VND/month")
+        print(f"lacking ({len(result.lacking)}): {lacking}")
+        print(f"standard: {result.citation}" + ("" if result.verified else " (not fully verified)"))
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.services import Services
+    from bot.exports import registration_rows, to_csv, to_xlsx
+    from bot.i18n import compile_catalogs, translator
+    from bot.storage.models import utcnow
+
+    compile_catalogs()
+    forms = {"registrations": "household_exit_registration"}
+
+    async def go() -> tuple[list[str], list[list[str]]] | None:
+        services = Services.create(settings)
+        try:
+            async with services.db.session() as session:
+                tree = await services.tree(session)
+                if tree.get(args.unit) is None:
+                    return None
+                form = services.forms[forms[args.what]]
+                today = utcnow().date()
+                return await registration_rows(
+                    session, form, tree, args.unit, translator("vi"), today
+                )
+        finally:
+            await services.db.close()
+
+    found = asyncio.run(go())
+    if found is None:
+        print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
+        return 1
+    header, rows = found
+    content = to_csv(header, rows) if args.format == "csv" else to_xlsx(header, rows, args.what)
+    output = Path(args.output or f"{args.what}-{args.unit}.{args.format}")
+    output.write_bytes(content)
+    print(f"{len(rows)} rows written to {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -128,10 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--role", required=True, choices=INVITABLE_ROLES)
     invite.add_argument("--unit", required=True, help="org unit code")
     invite.add_argument("--days", type=int, help="days until the code expires")
+    export = commands.add_parser("export", help="export submissions for officials")
+    export.add_argument("what", choices=["registrations"])
+    export.add_argument("--unit", required=True, help="org unit code: its whole subtree")
+    export.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    export.add_argument("--output", help="file to write (default: WHAT-UNIT.FORMAT)")
     outbox = commands.add_parser("outbox", help="inspect the outbox")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
     failed = outbox_commands.add_parser("failed", help="messages given up on (dead letters)")
     failed.add_argument("--limit", type=int, default=100)
+    selfcheck = commands.add_parser(
+        "selfcheck",
+        help="poverty self-check: reads answers as JSON on stdin "
+        "(area, household_size, monthly_income_vnd, lacking, on)",
+    )
+    selfcheck.add_argument("--json", action="store_true", help="print the result as JSON")
+    selfcheck.add_argument(
+        "--standard", help="another standard file (default: rules/poverty_standard.yaml)"
+    )
     return parser
 
 
@@ -141,6 +240,8 @@ COMMANDS: dict[str, Command] = {
     "orgunits": _orgunits_import,
     "invite": _invite,
     "outbox": _outbox,
+    "export": _export,
+    "selfcheck": _selfcheck,
 }
 
 
