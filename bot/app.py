@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,8 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.i18n import compile_catalogs
+from bot.orgtree import tree_version
+from bot.orgunits import import_file
 from bot.outbox import Delivery, OutboxSender, RateLimits
 from bot.settings import Settings
 from bot.storage.db import migrate_async
@@ -24,6 +27,7 @@ from bot.web.app import SENDER, create_app
 __all__ = ["BotApp", "build", "run"]
 
 log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
 # The composition root finds the journeys by name, so the core never imports a handler.
 HANDLERS_MODULE = "handlers"
 
@@ -85,6 +89,12 @@ def enabled_channels(
 ) -> list[ChannelRuntime]:
     """Push channels configured in settings (the web chat is always on and needs no sender)."""
     channels: list[ChannelRuntime] = []
+    if services.settings.telegram_bot_token:
+        # Imported here: aiogram is only loaded when Telegram is configured.
+        from bot.channels.telegram import runtime_parts
+
+        delivery, loops = runtime_parts(services, dispatcher, app)
+        channels.append(ChannelRuntime(delivery, loops))
     return channels
 
 
@@ -106,10 +116,24 @@ async def serve(app: BotApp, stop: asyncio.Event) -> None:
         await app.services.db.close()
 
 
+async def seed_orgunits(app: BotApp) -> None:
+    """A fresh database gets the default tree; an existing tree is never touched."""
+    seed = app.services.settings.orgunits_seed
+    if not seed:
+        return
+    async with app.services.db.session() as session:
+        if (await tree_version(session))[0] > 0:
+            return
+    path = Path(seed) if Path(seed).is_absolute() else ROOT / seed
+    report = await import_file(app.services.db, path)
+    log.info("org units seeded from %s: %s", path.name, report.summary())
+
+
 async def run(settings: Settings) -> None:
     compile_catalogs()
     await migrate_async(settings.database_url)
     app = build(settings)
+    await seed_orgunits(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'Vì người nghèo – Không để ai bị bỏ lại phía sau'",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="start the bot (web chat, and Telegram/Zalo when configured)")
+    commands.add_parser("run", help="start the bot (web chat, and Telegram when configured)")
     commands.add_parser("migrate", help="apply database migrations")
     orgunits = commands.add_parser("orgunits", help="manage the org-unit tree")
     orgunits_commands = orgunits.add_subparsers(dest="orgunits_command", required=True)

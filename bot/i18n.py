@@ -85,6 +85,6 @@ class Translator:
         return str(format_datetime(local, "HH:mm dd/MM/yyyy", locale=self.babel_locale))
 
 
-@lru_cache(maxsize=8)
-def translator(locale: str) -> Translator:
-    return Translator(locale)
+@lru_cache(maxsize=16)
+def translator(locale: str, timezone: str = "Asia/Ho_Chi_Minh") -> Translator:
+    return Translator(locale, timezone)

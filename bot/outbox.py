@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.core.messages import Reply
+from bot.logs import log_failure
 from bot.storage.db import Database
 from bot.storage.models import Identity, OutboxMessage, utcnow
 
@@ -151,8 +152,8 @@ class OutboxSender:
             self._wake.clear()
             try:
                 sent = await self.drain_once()
-            except Exception:
-                log.exception("outbox drain failed; retrying")
+            except Exception as error:
+                log_failure(log, "outbox drain failed; retrying", error)
                 sent = 0
             if sent == 0:
                 # Woken at once for replies; the timeout picks up other workers' rows and retries.

@@ -97,8 +97,12 @@ async def export_account(session: AsyncSession, account: Account, now: datetime)
 
 async def erase_account(
     session: AsyncSession, account: Account, forms: dict[str, FormDef], now: datetime
-) -> None:
-    """Erase a person; submissions officials must keep stay, anonymised, pointing to no one."""
+) -> list[str]:
+    """Erase a person; submissions officials must keep stay, anonymised, pointing to no one.
+
+    Returns the references of files the person uploaded, for the caller to delete.
+    """
+    files: list[str] = []
     submissions = (
         (await session.execute(select(Submission).where(Submission.account_id == account.id)))
         .scalars()
@@ -115,6 +119,11 @@ async def erase_account(
             )
         ).scalars()
         for revision in revisions:
+            files.extend(
+                str(v["file_ref"])
+                for v in revision.answers.values()
+                if isinstance(v, dict) and v.get("file_ref")
+            )
             # Without its form we cannot tell what is personal, so nothing is kept.
             kept = {k: (None if k in personal else v) for k, v in revision.answers.items()}
             revision.answers = {**kept, "_erased": True} if form else {"_erased": True}
@@ -135,8 +144,12 @@ async def erase_account(
         .where(OutboxMessage.account_id == account.id, OutboxMessage.status == "pending")
         .values(status="cancelled", account_id=None)
     )
+    # Messages already sent may quote the person (their /mydata, their export): keep the
+    # delivery record, drop the content.
     await session.execute(
-        update(OutboxMessage).where(OutboxMessage.account_id == account.id).values(account_id=None)
+        update(OutboxMessage)
+        .where(OutboxMessage.account_id == account.id)
+        .values(account_id=None, payload={"erased": True})
     )
     await session.execute(
         update(ProcessedUpdate)
@@ -150,3 +163,4 @@ async def erase_account(
     account.onboarded_at = None
     account.push_enabled = False
     account.deleted_at = now
+    return files

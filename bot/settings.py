@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_text_length: int = Field(default=2000, ge=100, le=100_000)
+    # Imported at start when the database has no org units yet, so a fresh `make run` has
+    # places to choose; a path, or empty to start with none.
+    orgunits_seed: str = "rules/orgunits/lam_dong_2025.csv"
 
     # Outbox sender limits; defaults follow Telegram's documentation.
     outbox_per_second: float = Field(default=30.0, gt=0)

@@ -152,7 +152,12 @@ async def _keep(ctx: Context) -> None:
 async def _erase(ctx: Context) -> None:
     goodbye = ctx.t("delete.done")
     ctx.audit("account.deleted", "account", ctx.account.id)
-    await erase_account(ctx.session, ctx.account, ctx.services.forms, ctx.now)
+    files = await erase_account(ctx.session, ctx.account, ctx.services.forms, ctx.now)
+    uploads = ctx.services.settings.data_dir / "uploads"
+    for ref in files:
+        name = ref.removeprefix("web:")
+        if ref.startswith("web:") and name.isalnum():
+            (uploads / name).unlink(missing_ok=True)
     ctx.state.clear()
     ctx.replies.clear()
     ctx.send(Reply(goodbye))

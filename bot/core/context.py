@@ -50,7 +50,8 @@ class Context:
 
     @property
     def t(self) -> Translator:
-        return translator(self.account.locale or self.services.settings.default_locale)
+        settings = self.services.settings
+        return translator(self.account.locale or settings.default_locale, settings.timezone)
 
     @property
     def today(self) -> Any:

@@ -18,6 +18,7 @@ from bot.core.messages import Incoming
 from bot.core.router import Route, Router
 from bot.core.services import Services
 from bot.forms import engine
+from bot.logs import log_failure
 from bot.storage.models import (
     Account,
     ConversationState,
@@ -74,8 +75,8 @@ class Dispatcher:
         except IntegrityError:
             # Another worker recorded the same update first: a re-delivery does nothing.
             return await self._existing(incoming)
-        except Exception:
-            log.exception("handler failed for an update on %s", incoming.channel)
+        except Exception as error:
+            log_failure(log, f"handler failed for an update on {incoming.channel}", error)
             try:
                 result = await self._handle_once(incoming, failed=True)
             except IntegrityError:

@@ -49,7 +49,8 @@ class FieldDef(BaseModel):
     max_length: int = 500
     choices: tuple[str, ...] = ()
     relevant: str | None = None
-    store: Literal["plain", "encrypted", "hashed"] = "plain"
+    # None means the safe default for the type: an ID number is encrypted unless a form says so.
+    store: Literal["plain", "encrypted", "hashed"] | None = None
     personal: bool = False
     grouping: bool = True
     accept: tuple[Literal["photo", "document"], ...] = ("photo", "document")
@@ -60,7 +61,7 @@ class FieldDef(BaseModel):
             raise ValueError("a choice field needs 'choices'")
         if self.type not in CHOICE_TYPES and self.choices:
             raise ValueError(f"'choices' makes no sense for type {self.type}")
-        if self.store != "plain" and self.type != "cccd":
+        if self.store not in (None, "plain") and self.type != "cccd":
             raise ValueError("only cccd fields can be stored encrypted or hashed")
         numeric = isinstance(self.min, int | float) and isinstance(self.max, int | float)
         if numeric and self.min > self.max:  # type: ignore[operator]
@@ -68,6 +69,10 @@ class FieldDef(BaseModel):
         if self.min_length > self.max_length:
             raise ValueError("min_length is greater than max_length")
         return self
+
+    @property
+    def storage(self) -> str:
+        return self.store or ("encrypted" if self.type == "cccd" else "plain")
 
     @property
     def label_key(self) -> str:

@@ -307,13 +307,13 @@ class CccdType(FieldType):
     def read(self, field: FieldDef, text: str, ctx: FormContext, bounds: tuple[Any, Any]) -> Any:
         number = parse_cccd(text)
         value: dict[str, str] = {"masked": mask_cccd(number)}
-        if field.store != "plain" and ctx.vault is None:
+        if field.storage != "plain" and ctx.vault is None:
             raise RuntimeError("a cccd field stored protected needs a vault")
         if ctx.vault is not None:
             value["hash"] = ctx.vault.keyed_hash(number)
-            if field.store == "encrypted":
+            if field.storage == "encrypted":
                 value["enc"] = ctx.vault.encrypt(number)
-        if field.store == "plain":
+        if field.storage == "plain":
             value["plain"] = number
         return value
 
