@@ -116,7 +116,9 @@ def _finish_answers(form: FormDef, state: dict[str, Any], ctx: FormContext) -> S
         try:
             passed = bool(evaluate(check.rule, _names(form, answers, ctx)))
         except ExpressionError:
-            passed = False
+            # It reads an answer that was skipped: nothing to check, and re-asking a question
+            # the person may skip would trap them in a loop.
+            passed = True
         if not passed:
             redo = check.fields[0] if check.fields else form.fields[-1].id
             reset = {k: v for k, v in answers.items() if k != redo}
