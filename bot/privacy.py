@@ -97,12 +97,8 @@ async def export_account(session: AsyncSession, account: Account, now: datetime)
 
 async def erase_account(
     session: AsyncSession, account: Account, forms: dict[str, FormDef], now: datetime
-) -> list[str]:
-    """Erase a person; submissions officials must keep stay, anonymised, pointing to no one.
-
-    Returns the references of files the person uploaded, for the caller to delete.
-    """
-    files: list[str] = []
+) -> None:
+    """Erase a person; submissions officials must keep stay, anonymised, pointing to no one."""
     submissions = (
         (await session.execute(select(Submission).where(Submission.account_id == account.id)))
         .scalars()
@@ -119,11 +115,6 @@ async def erase_account(
             )
         ).scalars()
         for revision in revisions:
-            files.extend(
-                str(v["file_ref"])
-                for v in revision.answers.values()
-                if isinstance(v, dict) and v.get("file_ref")
-            )
             # Without its form we cannot tell what is personal, so nothing is kept.
             kept = {k: (None if k in personal else v) for k, v in revision.answers.items()}
             revision.answers = {**kept, "_erased": True} if form else {"_erased": True}
@@ -163,4 +154,3 @@ async def erase_account(
     account.onboarded_at = None
     account.push_enabled = False
     account.deleted_at = now
-    return files

@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     outbox_group_per_minute: float = Field(default=20.0, gt=0)
     outbox_max_attempts: int = Field(default=5, ge=1, le=50)
 
+    # Deadlines and reminders (rules/deadlines.yaml). Quiet hours are local (TIMEZONE) and
+    # hold for every push: reminders, escalations and announcements wait until they end.
+    quiet_hours_start: str = "21:00"
+    quiet_hours_end: str = "07:00"
+    # The village monthly report is due on this day of the month after its period.
+    village_report_due_day: int = Field(default=5, ge=1, le=28)
+    deadlines_file: str = "rules/deadlines.yaml"
+    reminders_enabled: bool = True
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+
+    # Forwarding submissions: comma-separated URLs, each POST signed with HMAC-SHA256.
+    webhook_urls: str = ""
+    webhook_secret: str | None = None
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
     telegram_bot_token: str | None = None
     telegram_bot_username: str = "giamngheo_bot"
     telegram_mode: Literal["polling", "webhook"] = "polling"
@@ -56,12 +72,47 @@ class Settings(BaseSettings):
     zalo_bot_webhook_secret: str | None = None
     zalo_bot_api_base: str = "https://bot-api.zaloplatforms.com"
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @field_validator("quiet_hours_start", "quiet_hours_end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        hour, sep, minute = value.strip().partition(":")
+        if not (sep and hour.isdigit() and minute.isdigit() and len(minute) == 2):
+            raise ValueError("must be a time of day HH:MM")
+        if int(hour) > 23 or int(minute) > 59:
+            raise ValueError("must be a time of day HH:MM")
+        return f"{int(hour):02d}:{minute}"
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        for url in (part.strip() for part in value.split(",")):
+            if url and not url.startswith(("http://", "https://")):
+                raise ValueError("each URL must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_need_a_secret(self) -> Settings:
+        if self.webhook_url_list and not self.webhook_secret:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URLS is set")
+        if self.webhook_secret is not None and len(self.webhook_secret) < 16:
+            raise ValueError("WEBHOOK_SECRET must be at least 16 characters")
+        return self
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
 
     @model_validator(mode="after")
     def _webhook_needs_url_and_secret(self) -> Settings:

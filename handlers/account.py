@@ -12,6 +12,7 @@ from bot.core.router import Router
 from bot.forms import engine
 from bot.privacy import erase_account, export_account
 from bot.storage.models import Identity, Submission
+from bot.uploads import Uploads
 from handlers.menu import show_menu
 
 __all__ = ["router"]
@@ -152,12 +153,17 @@ async def _keep(ctx: Context) -> None:
 async def _erase(ctx: Context) -> None:
     goodbye = ctx.t("delete.done")
     ctx.audit("account.deleted", "account", ctx.account.id)
-    files = await erase_account(ctx.session, ctx.account, ctx.services.forms, ctx.now)
-    uploads = ctx.services.settings.data_dir / "uploads"
-    for ref in files:
-        name = ref.removeprefix("web:")
-        if ref.startswith("web:") and name.isalnum():
-            (uploads / name).unlink(missing_ok=True)
+    web_senders = (
+        await ctx.session.execute(
+            select(Identity.external_id).where(
+                Identity.account_id == ctx.account.id, Identity.channel == "web"
+            )
+        )
+    ).scalars()
+    uploads = Uploads(ctx.services.settings.data_dir / "uploads")
+    for sender in list(web_senders):
+        uploads.erase(sender)
+    await erase_account(ctx.session, ctx.account, ctx.services.forms, ctx.now)
     ctx.state.clear()
     ctx.replies.clear()
     ctx.send(Reply(goodbye))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import uuid
 from pathlib import Path
@@ -18,13 +17,15 @@ from bot.core.messages import Attachment, Incoming
 from bot.core.services import Services
 from bot.i18n import translator
 from bot.storage.models import OutboxMessage
+from bot.uploads import Uploads
 
 __all__ = ["CHANNEL", "WebChannel"]
 
 CHANNEL = "web"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-_SENDER = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+# Bounded so "sender:message_id" fits the update key column (120) on every database.
+_SENDER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,48}$")
 
 
 class BadRequest(Exception):
@@ -39,7 +40,7 @@ class WebChannel:
     def __init__(self, services: Services, dispatcher: Dispatcher) -> None:
         self.services = services
         self.dispatcher = dispatcher
-        self.uploads = services.settings.data_dir / "uploads"
+        self.uploads = Uploads(services.settings.data_dir / "uploads")
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat", self.chat)
@@ -60,13 +61,19 @@ class WebChannel:
         return web.json_response({"replies": replies})
 
     async def _replies_of(self, update_id: int) -> list[dict[str, Any]]:
-        async with self.services.db.session() as session:
+        """Everything answered to that update; what was still pending is now delivered."""
+        async with self.services.db.session() as session, session.begin():
             query = (
-                select(OutboxMessage.payload)
+                select(OutboxMessage)
                 .where(OutboxMessage.update_id == update_id, OutboxMessage.channel == CHANNEL)
                 .order_by(OutboxMessage.id)
             )
-            return list((await session.execute(query)).scalars())
+            rows = (await session.execute(query)).scalars().all()
+            now = self.services.clock()
+            for row in rows:
+                if row.status == "pending":
+                    row.status, row.sent_at = "sent", now
+            return [row.payload for row in rows]
 
     async def poll(self, request: web.Request) -> web.Response:
         sender = request.query.get("sender", "")
@@ -100,6 +107,8 @@ class WebChannel:
     async def _incoming(self, request: web.Request) -> Incoming:
         try:
             body = await request.json()
+        except web.HTTPRequestEntityTooLarge:
+            raise BadRequest("web.too_large") from None
         except ValueError:
             raise BadRequest("web.bad_json") from None
         if not isinstance(body, dict):
@@ -117,7 +126,7 @@ class WebChannel:
             payload is not None and not isinstance(payload, str)
         ):
             raise BadRequest("web.bad_json")
-        attachment = self._attachment(body.get("attachment"))
+        attachment = self._attachment(body.get("attachment"), sender)
         return Incoming(
             channel=CHANNEL,
             sender_id=sender,
@@ -128,7 +137,7 @@ class WebChannel:
             attachment=attachment,
         )
 
-    def _attachment(self, raw: object) -> Attachment | None:
+    def _attachment(self, raw: object, sender: str) -> Attachment | None:
         if raw is None:
             return None
         if not isinstance(raw, dict):
@@ -141,8 +150,5 @@ class WebChannel:
             raise BadRequest("web.bad_attachment")
         mime = str(raw.get("mime_type") or "application/octet-stream")[:100]
         filename = Path(str(raw.get("filename") or "file")).name[:120]
-        digest = hashlib.sha256(content).hexdigest()
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        (self.uploads / digest).write_bytes(content)
         kind = "photo" if mime.startswith("image/") else "document"
-        return Attachment(filename, mime, file_ref=f"web:{digest}", kind=kind)
+        return Attachment(filename, mime, file_ref=self.uploads.save(sender, content), kind=kind)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 __all__ = ["Database", "migrate"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# At DEBUG the SQLite driver logs every statement with its parameters: what people typed.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _prepare_sqlite_dir(url: str) -> None:
