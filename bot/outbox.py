@@ -99,7 +99,14 @@ class SlidingWindow:
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
+    async def ready(self) -> None:
+        """Wait until a slot is likely free, without taking it."""
+        await self._wait(take=False)
+
     async def acquire(self) -> None:
+        await self._wait(take=True)
+
+    async def _wait(self, *, take: bool) -> None:
         async with self._lock:
             while True:
                 now = time.monotonic()
@@ -109,7 +116,8 @@ class SlidingWindow:
                 while self._times and self._times[0] <= now - self.window:
                     self._times.popleft()
                 if len(self._times) < self.limit:
-                    self._times.append(now)
+                    if take:
+                        self._times.append(now)
                     return
                 await asyncio.sleep(self._times[0] + self.window - now)
 
@@ -137,7 +145,10 @@ class OutboxSender:
         self.worker = uuid.uuid4().hex[:12]
         self.stats = SenderStats()
         self._wake = asyncio.Event()
-        self._global = SlidingWindow(self.limits.per_second)
+        # A little wider than a second: requests in flight reach the platform a few ms apart
+        # from when they were let go, and one that lands inside the platform's window costs a
+        # 429 and a pause of a whole second.
+        self._global = SlidingWindow(self.limits.per_second, window=1.02)
         self._chat_next: dict[str, float] = {}
         self.on_sent: list[Callable[[OutboxMessage, float], None]] = []
         self.on_failed: list[Callable[[OutboxMessage, str], None]] = []
@@ -302,9 +313,13 @@ class OutboxSender:
 
     async def _send_one(self, row: OutboxMessage) -> str:
         await self._pace_chat(row)
-        await self._global.acquire()
+        # Mark "sending" once a slot is near, then take the slot right before the call: the
+        # database write must not sit between the slot and the request, or its jitter bunches
+        # requests into the platform's window and costs 429s.
+        await self._global.ready()
         if not await self._mark_sending(row):
             return "lost-claim"
+        await self._global.acquire()
         delivery = self.deliveries[row.channel]
         try:
             await delivery.deliver(row.chat_id, Reply.from_json(row.payload))
