@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.channels.telegram import TelegramDelivery  # noqa: E402
-from bot.core.messages import Reply  # noqa: E402
-from bot.outbox import OutboxSender, RateLimits  # noqa: E402
-from bot.storage.db import Database, migrate  # noqa: E402
-from bot.storage.models import OutboxMessage  # noqa: E402
-from tests.fakes.telegram import FakeTelegram  # noqa: E402
+from bot.channels.telegram import TelegramDelivery
+from bot.core.messages import Reply
+from bot.outbox import OutboxSender, RateLimits
+from bot.storage.db import Database, migrate
+from bot.storage.models import OutboxMessage
+from tests.fakes.telegram import FakeTelegram
 
 
 async def start_in_thread() -> tuple[FakeTelegram, Callable[[], None]]:
