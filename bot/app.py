@@ -8,21 +8,30 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from bot.announcements import send_due
+from bot.api import add_routes as add_api_routes
+from bot.channels.zalo_runtime import zalo_runtimes
 from bot.core.dispatcher import Dispatcher
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.i18n import compile_catalogs
+from bot.logs import log_failure
 from bot.orgtree import tree_version
 from bot.orgunits import import_file
 from bot.outbox import Delivery, OutboxSender, RateLimits
+from bot.reminders import Reminders, reminder_config
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.storage.db import migrate_async
 from bot.web.app import SENDER, create_app
+from bot.webhooks import install as install_webhooks
+from bot.webhooks import sync_settings_endpoints, webhook_sender
 
 __all__ = ["BotApp", "build", "run"]
 
@@ -52,6 +61,8 @@ class BotApp:
     web: web.Application
     sender: OutboxSender
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    scheduler: Scheduler | None = None
+    webhooks: OutboxSender | None = None
 
 
 def rate_limits(settings: Settings) -> RateLimits:
@@ -68,6 +79,7 @@ def build(settings: Settings) -> BotApp:
     services = Services.create(settings)
     dispatcher = Dispatcher(services, load_router())
     app = create_app(services, dispatcher)
+    add_api_routes(app, services)
     deliveries: dict[str, Delivery] = {}
     background: list[Callable[[], Coroutine[Any, Any, None]]] = []
     for channel in enabled_channels(services, dispatcher, app):
@@ -81,7 +93,69 @@ def build(settings: Settings) -> BotApp:
     app[SENDER] = sender
     if deliveries:
         background.append(sender.run)
-    return BotApp(services, dispatcher, app, sender, background)
+    scheduler = build_scheduler(services, sender)
+    if settings.reminders_enabled:
+        background.append(scheduler.run)
+    webhooks = build_webhooks(services, dispatcher, background)
+    return BotApp(services, dispatcher, app, sender, background, scheduler, webhooks)
+
+
+def build_webhooks(
+    services: Services,
+    dispatcher: Dispatcher,
+    background: list[Callable[[], Coroutine[Any, Any, None]]],
+) -> OutboxSender:
+    """Submissions forwarded to other systems: queued in the same transaction, sent apart."""
+    install_webhooks(services.db)
+    sender = webhook_sender(services.db, services.vault, services.settings)
+    dispatcher.on_queued.append(sender.wake)
+
+    async def forward() -> None:
+        try:
+            await sync_settings_endpoints(services.db, services.vault, services.settings)
+        except Exception as error:  # endpoints from settings wait; the others still go
+            log_failure(log, "could not apply WEBHOOK_URLS", error)
+        await run_until_cancelled(sender.run(idle_seconds=2.0))
+
+    background.append(forward)
+    return sender
+
+
+async def run_until_cancelled(loop: Coroutine[Any, Any, None]) -> None:
+    """Run a loop and make sure a cancellation stops it.
+
+    OutboxSender.run waits with asyncio.wait_for, which on Python 3.11 can swallow a
+    cancellation arriving as the sender is woken; cancel again until it is really done.
+    """
+    task = asyncio.ensure_future(loop)
+    try:
+        # Shielded: our own cancellation must not wait for the loop to honour it.
+        await asyncio.shield(task)
+    finally:
+        while not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=0.5)
+
+
+def build_scheduler(services: Services, sender: OutboxSender) -> Scheduler:
+    """Reminders and timed announcements; a broken deadlines file stops start-up here."""
+    settings = services.settings
+    config = reminder_config(settings)
+    reminders = Reminders(services.db, config, services.forms, services.clock)
+    reminders.on_queued.append(sender.wake)
+    scheduler = Scheduler(interval=settings.scheduler_interval_seconds, clock=services.clock)
+    scheduler.add("reminders", reminders.tick)
+
+    async def announcements(now: datetime) -> int:
+        sent = await send_due(
+            services.db, now, config.quiet, settings.timezone, settings.default_locale
+        )
+        if sent:
+            sender.wake()
+        return sent
+
+    scheduler.add("announcements", announcements)
+    return scheduler
 
 
 def enabled_channels(
@@ -95,6 +169,7 @@ def enabled_channels(
 
         delivery, loops = runtime_parts(services, dispatcher, app)
         channels.append(ChannelRuntime(delivery, loops))
+    channels.extend(zalo_runtimes(services, dispatcher, app))
     return channels
 
 

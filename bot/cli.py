@@ -1,4 +1,4 @@
-"""The command line: python -m bot run | migrate | orgunits import | invite ..."""
+"""The command line: python -m bot run | migrate | orgunits import | invite | ask | criteria ..."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bot import reminders_cli
 from bot.roles import INVITABLE_ROLES
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -161,6 +162,11 @@ def _selfcheck(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
+    if args.what == "village-reports":
+        return _export_village_reports(args, settings)
+    if args.first or args.last:
+        print("error: --from and --to apply to village-reports only", file=sys.stderr)
+        return 2
     from bot.core.services import Services
     from bot.exports import registration_rows, to_csv, to_xlsx
     from bot.i18n import compile_catalogs, translator
@@ -196,6 +202,157 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _export_village_reports(args: argparse.Namespace, settings: Settings) -> int:
+    """One row per village and period, Vietnamese headers; XLSX has the totals per level in a
+    second sheet, CSV writes them to a second file (OUTPUT stem + "-totals.csv")."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.datasets import get_dataset
+    from bot.exports import VillageExport, village_report_export
+    from bot.i18n import compile_catalogs, translator
+    from bot.orgtree import load_tree
+    from bot.storage.db import Database
+    from bot.village_reports import PeriodRules
+    from rules.periods import Month
+
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    try:
+        last = Month.parse(args.last) if args.last else Month.of(today) - 1
+        first = Month.parse(args.first) if args.first else Month(last.year, 1)
+    except ValueError as error:
+        print(f"error: {error} (write months as 2026-10 or 10/2026)", file=sys.stderr)
+        return 2
+    if first > last:
+        print("error: --from is after --to", file=sys.stderr)
+        return 2
+    compile_catalogs()
+
+    async def go() -> VillageExport | None:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                tree = await load_tree(session)
+                if tree.get(args.unit) is None:
+                    return None
+                return await village_report_export(
+                    session,
+                    get_dataset("village_monthly"),
+                    tree,
+                    args.unit,
+                    first,
+                    last,
+                    translator("vi", settings.timezone),
+                    PeriodRules.from_settings(settings),
+                    args.format,
+                )
+        finally:
+            await db.close()
+
+    result = asyncio.run(go())
+    if result is None:
+        print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
+        return 1
+    output = Path(args.output or f"village-reports-{args.unit}.{args.format}")
+    output.write_bytes(result.content)
+    print(f"{result.rows} rows written to {output}")
+    if result.totals is not None:
+        totals = output.with_name(f"{output.stem}-totals.csv")
+        totals.write_bytes(result.totals)
+        print(f"totals per level written to {totals}")
+    return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Questions on stdin (one per line) or as arguments, answered from the knowledge base.
+
+    Loads the knowledge base once; needs no database and no network. With --json, one JSON
+    object per line: question, answer, sources, confident (+ id, confidence, topics)."""
+    import json
+
+    from bot.i18n import compile_catalogs, translator
+    from rules.qa import KnowledgeError, default_knowledge_base
+
+    compile_catalogs()
+    try:
+        kb = default_knowledge_base()
+    except KnowledgeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    t = translator(args.lang)
+    questions = [" ".join(args.question)] if args.question else sys.stdin
+    for line in questions:
+        text = line.strip()
+        if not text:
+            continue
+        result = kb.ask(text)
+        best = result.best
+        confident = result.confident and best is not None
+        topics = result.close_topics(3)
+        if confident and best is not None:
+            answer, sources = best.entry.answer_in(args.lang), [best.entry.source]
+        else:
+            names = "; ".join(e.title_in(args.lang) for e in topics) or "-"
+            answer, sources = t("qa.not_sure.cli", topics=names), []
+        if args.json:
+            row = {
+                "question": text,
+                "answer": answer,
+                "sources": sources,
+                "confident": confident,
+                "id": best.entry.id if confident and best else None,
+                "confidence": best.confidence if best else 0.0,
+                "topics": [] if confident else [e.id for e in topics],
+            }
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+        else:
+            print(f"? {text}\n{answer}")
+            if sources:
+                print(f"[{'; '.join(sources)}]")
+            print(flush=True)
+    return 0
+
+
+def _criteria(args: argparse.Namespace, settings: Settings) -> int:
+    """The plan's criterion for a unit, from figures as JSON (file or stdin).
+
+    Exit 0 with the verdict (eligible or not); exit 2 with one line "error: ..." on stderr and
+    nothing on stdout when the figures are missing, contradictory or not JSON."""
+    import json
+
+    from rules.criteria import FiguresError, evaluate
+
+    try:
+        data = Path(args.file).read_bytes() if args.file else sys.stdin.buffer.read()
+        raw = json.loads(data.decode("utf-8"))
+    except OSError as error:
+        print(f"error: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print("error: input: not UTF-8 text", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as error:
+        print(
+            f"error: input: not valid JSON ({error.msg} at line {error.lineno}, "
+            f"column {error.colno})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        verdict = evaluate(raw)
+    except FiguresError as error:
+        where = f" [{error.field}]" if error.field else ""
+        print(f"error:{where} {error.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(verdict.to_json(), ensure_ascii=False))
+    else:
+        print("ĐẠT" if verdict.eligible else "CHƯA ĐẠT")
+        for reason in verdict.reasons:
+            print(f"- {reason}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -214,10 +371,22 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--unit", required=True, help="org unit code")
     invite.add_argument("--days", type=int, help="days until the code expires")
     export = commands.add_parser("export", help="export submissions for officials")
-    export.add_argument("what", choices=["registrations"])
+    export.add_argument("what", choices=["registrations", "village-reports"])
     export.add_argument("--unit", required=True, help="org unit code: its whole subtree")
     export.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
     export.add_argument("--output", help="file to write (default: WHAT-UNIT.FORMAT)")
+    export.add_argument(
+        "--from",
+        dest="first",
+        metavar="MONTH",
+        help="village-reports: first month, 2026-01 (default: January of --to's year)",
+    )
+    export.add_argument(
+        "--to",
+        dest="last",
+        metavar="MONTH",
+        help="village-reports: last month, 2026-10 (default: last month)",
+    )
     outbox = commands.add_parser("outbox", help="inspect the outbox")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
     failed = outbox_commands.add_parser("failed", help="messages given up on (dead letters)")
@@ -231,10 +400,26 @@ def build_parser() -> argparse.ArgumentParser:
     selfcheck.add_argument(
         "--standard", help="another standard file (default: rules/poverty_standard.yaml)"
     )
+    ask = commands.add_parser(
+        "ask",
+        help="answer questions from the knowledge base: one per line on stdin (no database)",
+    )
+    ask.add_argument("question", nargs="*", help="a question (default: read lines from stdin)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per line")
+    ask.add_argument("--lang", choices=["vi", "en"], default="vi", help="answer language")
+    criteria = commands.add_parser(
+        "criteria",
+        help="does a unit meet the plan's criterion? figures as JSON on stdin or in FILE "
+        "(exit 2 and one 'error:' line on stderr when figures are missing or contradictory)",
+    )
+    criteria.add_argument("file", nargs="?", help="JSON file with the figures (default: stdin)")
+    criteria.add_argument("--json", action="store_true", help='print {"eligible", "reasons"}')
+    reminders_cli.add_parsers(commands)
     return parser
 
 
 COMMANDS: dict[str, Command] = {
+    **reminders_cli.COMMANDS,
     "run": _run,
     "migrate": _migrate,
     "orgunits": _orgunits_import,
@@ -242,6 +427,8 @@ COMMANDS: dict[str, Command] = {
     "outbox": _outbox,
     "export": _export,
     "selfcheck": _selfcheck,
+    "ask": _ask,
+    "criteria": _criteria,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
@@ -13,7 +14,16 @@ __all__ = ["KEY", "extract_forms", "extract_python_keys"]
 
 KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 # Functions whose first string argument is a message key.
-_KEY_FUNCTIONS = {"say", "t", "ParseError", "InvitationError", "BadRequest", "menu", "show_menu"}
+_KEY_FUNCTIONS = {
+    "say",
+    "t",
+    "ParseError",
+    "InvitationError",
+    "BadRequest",
+    "menu",
+    "show_menu",
+    "QuickProblem",
+}
 Extracted = tuple[int, str, str, list[str]]
 
 
@@ -62,6 +72,36 @@ def extract_forms(
         yield 1, "", key, []
 
 
+def dataset_keys(dataset: dict[str, Any]) -> Iterator[str]:
+    """A data set file (rules/datasets/): its form's keys and its indicators' labels."""
+    yield from form_keys(dataset)
+    for indicator in dataset.get("indicators", []):
+        yield indicator["label"]
+
+
+def extract_datasets(
+    fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[Extracted]:
+    for key in dataset_keys(yaml.safe_load(fileobj.read())):
+        yield 1, "", key, []
+
+
+def _deadline_families() -> dict[str, tuple[str, ...]]:
+    """Names and kinds of rules/deadlines.yaml: keys the reminders build from that file."""
+    path = Path(__file__).resolve().parent.parent / "rules" / "deadlines.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    items = [d for d in raw.get("deadlines", []) if isinstance(d, dict)]
+    names = [str(d["name"]) for d in items if str(d.get("name", "")).startswith("deadline.")]
+    kinds = [str(d.get("kind") or d.get("id")) for d in items]
+    return {
+        "deadline": tuple(dict.fromkeys(name.split(".", 1)[1] for name in names)),
+        "deadline.kind": tuple(dict.fromkeys(kinds)),
+    }
+
+
 # Keys built at run time from a known set of values (roles, kinds, channels...).
 DYNAMIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "role": (
@@ -85,6 +125,14 @@ DYNAMIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "review": ("confirm", "return", "approve", "reject"),
     "review.household": ("confirm", "return", "approve", "reject"),
     "menu": ("title",),
+    # Village reports (handlers/village*.py): org-unit levels, period states, verdicts.
+    "level": ("province", "district", "commune", "village"),
+    "village.sum": ("criterion_met", "criterion_not_met"),
+    "village.view": ("on_time", "late", "first", "no_reason"),
+    "village.view.status": ("open", "reopened", "locked", "future"),
+    "village.reopen.not_locked": ("open", "reopened", "future"),
+    "announce.role": ("village_head", "commune_official", "household", "all"),
+    **_deadline_families(),
 }
 
 

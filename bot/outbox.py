@@ -159,7 +159,13 @@ class OutboxSender:
 
     async def run(self, idle_seconds: float = 1.0) -> None:
         await self.recover()
+        # Another worker may die holding rows; their leases lapse and must be looked at while
+        # this one runs, or that chat's later messages would wait for our next restart.
+        next_recovery = time.monotonic() + self.limits.lease_seconds / 2
         while True:
+            if time.monotonic() >= next_recovery:
+                await self.recover()
+                next_recovery = time.monotonic() + self.limits.lease_seconds / 2
             self._wake.clear()
             try:
                 sent = await self.drain_once()
@@ -168,8 +174,11 @@ class OutboxSender:
                 sent = 0
             if sent == 0:
                 # Woken at once for replies; the timeout picks up other workers' rows and retries.
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that arrives as the event fires, and the app would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle_seconds)
+                    async with asyncio.timeout(idle_seconds):
+                        await self._wake.wait()
 
     async def recover(self) -> int:
         """After a crash: release claims never started; mark interrupted sends uncertain."""

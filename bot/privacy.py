@@ -15,6 +15,7 @@ from bot.storage.models import (
     Identity,
     OutboxMessage,
     ProcessedUpdate,
+    Question,
     RoleAssignment,
     Submission,
     SubmissionRevision,
@@ -75,6 +76,11 @@ async def export_account(session: AsyncSession, account: Account, now: datetime)
                 ],
             }
         )
+    questions = (
+        (await session.execute(select(Question).where(Question.account_id == account.id)))
+        .scalars()
+        .all()
+    )
     return {
         "exported_at": now.isoformat(),
         "account": {
@@ -92,6 +98,17 @@ async def export_account(session: AsyncSession, account: Account, now: datetime)
         ],
         "roles": [{"role": r.role, "org_unit_id": r.org_unit_id} for r in roles],
         "submissions": exported_submissions,
+        "questions": [
+            {
+                "id": q.id,
+                "asked_at": q.created_at.isoformat(),
+                "question": q.text,
+                "status": q.status,
+                "answer": q.answer,
+                "answered_at": q.answered_at.isoformat() if q.answered_at else None,
+            }
+            for q in questions
+        ],
     }
 
 
@@ -121,6 +138,12 @@ async def erase_account(
             if revision.author_account_id == account.id:
                 revision.author_account_id = None
         submission.account_id = None
+    # A question is the person's own words: nothing in it is kept for officials.
+    await session.execute(
+        update(Question)
+        .where(Question.account_id == account.id)
+        .values(account_id=None, text="", answer=None)
+    )
     for model in (Identity, RoleAssignment):
         rows = (
             await session.execute(select(model).where(model.account_id == account.id))

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     # places to choose; a path, or empty to start with none.
     orgunits_seed: str = "rules/orgunits/lam_dong_2025.csv"
 
+    # Village monthly reports (rules/datasets/village_monthly.yaml). A report first sent by
+    # this day of the following month is on time (DHIS2's "days after period end"); the
+    # period locks for revisions this many days after it ends; an official's reopening of a
+    # locked period for one village lasts this many days.
+    village_report_due_day: int = Field(default=5, ge=0, le=28)
+    village_report_lock_days: int = Field(default=15, ge=0, le=365)
+    village_report_reopen_days: int = Field(default=7, ge=1, le=90)
+
     # Outbox sender limits; defaults follow Telegram's documentation.
     outbox_per_second: float = Field(default=30.0, gt=0)
     outbox_bulk_per_chat_per_second: float = Field(default=1.0, gt=0)
@@ -47,8 +55,7 @@ class Settings(BaseSettings):
     # hold for every push: reminders, escalations and announcements wait until they end.
     quiet_hours_start: str = "21:00"
     quiet_hours_end: str = "07:00"
-    # The village monthly report is due on this day of the month after its period.
-    village_report_due_day: int = Field(default=5, ge=1, le=28)
+    # The village report's due day is VILLAGE_REPORT_DUE_DAY (the village report's setting).
     deadlines_file: str = "rules/deadlines.yaml"
     reminders_enabled: bool = True
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
@@ -71,6 +78,31 @@ class Settings(BaseSettings):
     zalo_bot_webhook_url: str | None = None
     zalo_bot_webhook_secret: str | None = None
     zalo_bot_api_base: str = "https://bot-api.zaloplatforms.com"
+    # Requests per second to the Zalo Bot API (the docs state no figure; a cautious pace).
+    zalo_bot_per_second: float = Field(default=20.0, gt=0)
+
+    # Zalo Official Account (OA API v3). The app id and the OA secret key check webhook
+    # events (X-ZEvent-Signature); the app's own secret key (a different one) refreshes the
+    # access token. The token pair here only seeds the database, which keeps the current
+    # pair from then on (a refresh token works once); set a new pair to replace it.
+    zalo_oa_app_id: str | None = None
+    zalo_oa_secret_key: str | None = None
+    zalo_oa_app_secret: str | None = None
+    zalo_oa_access_token: str | None = None
+    zalo_oa_refresh_token: str | None = None
+    zalo_oa_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    # Path of the OA webhook on this server (its public URL is set in the Zalo console).
+    zalo_oa_webhook_path: str = "/zalo/oa/webhook"
+    zalo_oa_per_second: float = Field(default=10.0, gt=0)
+    # Customer-service messages are free for a limited number within hours of the
+    # person's last message; outside that window a push is not sent as one.
+    zalo_oa_reply_window_hours: float = Field(default=48.0, gt=0, le=24 * 7)
+    zalo_oa_reply_window_messages: int = Field(default=8, ge=1, le=100)
+    # Zalo bots cannot upload files: a file is sent as a link to this server (its public
+    # address, e.g. https://bot.example.vn), valid this many hours. Empty: described only.
+    zalo_files_base_url: str | None = None
+    zalo_file_link_hours: int = Field(default=24, ge=1, le=24 * 7)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -121,6 +153,54 @@ class Settings(BaseSettings):
                 raise ValueError("TELEGRAM_WEBHOOK_URL is required when TELEGRAM_MODE=webhook")
             if not self.telegram_webhook_secret:
                 raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+        return self
+
+    @model_validator(mode="after")
+    def _zalo_bot_webhook(self) -> Settings:
+        if self.zalo_bot_token and self.zalo_bot_mode == "webhook":
+            url = self.zalo_bot_webhook_url or ""
+            if not url.startswith(("https://", "http://")):
+                raise ValueError("ZALO_BOT_WEBHOOK_URL is required when ZALO_BOT_MODE=webhook")
+            secret = self.zalo_bot_webhook_secret or ""
+            if not 8 <= len(secret) <= 256:
+                raise ValueError(
+                    "ZALO_BOT_WEBHOOK_SECRET of 8 to 256 characters is required "
+                    "when ZALO_BOT_MODE=webhook"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _zalo_oa_complete(self) -> Settings:
+        if not (self.zalo_oa_access_token or self.zalo_oa_refresh_token):
+            return self
+        for name in ("zalo_oa_app_id", "zalo_oa_secret_key"):
+            if not getattr(self, name):
+                raise ValueError(f"{name.upper()} is required when a Zalo OA token is set")
+        if self.zalo_oa_refresh_token and not self.zalo_oa_app_secret:
+            raise ValueError("ZALO_OA_APP_SECRET is required to use ZALO_OA_REFRESH_TOKEN")
+        if not self.zalo_oa_webhook_path.startswith("/"):
+            raise ValueError("ZALO_OA_WEBHOOK_PATH must start with /")
+        return self
+
+    @field_validator("zalo_files_base_url", "zalo_oa_api_base", "zalo_oauth_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        return bool(
+            self.zalo_oa_app_id and (self.zalo_oa_access_token or self.zalo_oa_refresh_token)
+        )
+
+    @model_validator(mode="after")
+    def _lock_after_due(self) -> Settings:
+        if self.village_report_lock_days < self.village_report_due_day:
+            raise ValueError(
+                "VILLAGE_REPORT_LOCK_DAYS must not be less than VILLAGE_REPORT_DUE_DAY"
+            )
         return self
 
     @property

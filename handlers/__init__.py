@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 from bot.core.router import Router
-from handlers import account, fallback, household, menu, review, selfcheck, start
+from handlers import (
+    account,
+    fallback,
+    household,
+    menu,
+    questions,
+    reminders,
+    review,
+    selfcheck,
+    start,
+    village,
+    village_officials,
+)
 
 __all__ = ["build_router"]
 
 
 def build_router() -> Router:
     router = Router()
-    for module in (start, account, menu, household, review, selfcheck, fallback):
+    for module in (
+        start,
+        account,
+        menu,
+        household,
+        review,
+        selfcheck,
+        questions,
+        reminders,
+        village,
+        village_officials,
+        fallback,
+    ):
         router.include(module.router)
+    # Free text that reaches the fallback and starts with "bc" is a village head's quick entry.
+    router.fallback = village.with_quick_entry(router.fallback)
     return router

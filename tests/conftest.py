@@ -33,6 +33,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         web_port=free_port(),
         secret_key="test-secret-key-0123456789",
+        # The reminder scheduler reads the real clock: tests that want it turn it on.
+        reminders_enabled=False,
         _env_file=None,
     )
 
@@ -64,7 +66,11 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     """The real bot in a thread of its own, for synchronous clients such as a browser."""
     url = fresh_sqlite(tmp_path)
     settings = load_settings(
-        database_url=url, data_dir=tmp_path / "data", web_port=free_port(), _env_file=None
+        database_url=url,
+        data_dir=tmp_path / "data",
+        web_port=free_port(),
+        reminders_enabled=False,
+        _env_file=None,
     )
     loop = asyncio.new_event_loop()
     started = threading.Event()

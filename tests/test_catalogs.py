@@ -18,8 +18,7 @@ from bot.i18n import compile_catalogs
 REPO = Path(__file__).resolve().parent.parent
 LOCALES = REPO / "locales"
 LANGUAGES = ("vi", "en")
-# Known gaps, each with a strict xfail test below; remove a key here when it is translated.
-KNOWN_MISSING = {
+TELEGRAM_COMMANDS = {
     f"command.{name}"
     for name in ("start", "menu", "help", "cancel", "lang", "privacy", "mydata", "export", "delete")
 }
@@ -74,18 +73,12 @@ def untranslated(language: str, keys: list[str]) -> list[str]:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_extracted_key_has_a_translation(language: str, extracted: list[str]) -> None:
     """Present, not empty, not fuzzy (fuzzy entries are not compiled)."""
-    keys = [key for key in extracted if key not in KNOWN_MISSING]
-    assert untranslated(language, keys) == []
+    assert untranslated(language, extracted) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: bot/channels/telegram.py bot_commands() uses command.start ... command.delete, "
-    "which neither catalog has, so Telegram's command menu shows the raw keys",
-)
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_telegram_command_menu_is_translated(language: str) -> None:
-    assert untranslated(language, sorted(KNOWN_MISSING)) == []
+    assert untranslated(language, sorted(TELEGRAM_COMMANDS)) == []
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -118,10 +111,9 @@ def test_compiled_catalogs_translate_every_key(tmp_path: Path, extracted: list[s
     shutil.copytree(LOCALES, copy, ignore=shutil.ignore_patterns("*.mo"))
     written = compile_catalogs(copy)
     assert {path.parent.parent.name for path in written} == set(LANGUAGES)
-    keys = [key for key in extracted if key not in KNOWN_MISSING]
     for language in LANGUAGES:
         translations = gettext.translation("messages", localedir=copy, languages=[language])
-        missing = [key for key in keys if translations.gettext(key) == key]
+        missing = [key for key in extracted if translations.gettext(key) == key]
         assert not missing, f"{language}: {missing}"
 
 

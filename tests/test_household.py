@@ -89,9 +89,7 @@ async def test_every_change_is_a_revision_and_every_step_is_audited(registered: 
         assert action in actions
 
 
-def test_export_has_vietnamese_headers_and_masked_id(
-    registered: Settings, tmp_path: Path
-) -> None:
+def test_export_has_vietnamese_headers_and_masked_id(registered: Settings, tmp_path: Path) -> None:
     output = tmp_path / "dang-ky.xlsx"
     env = {"DATABASE_URL": registered.database_url, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(

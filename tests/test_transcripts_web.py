@@ -18,9 +18,10 @@ TRANSCRIPTS = load_transcripts()
 async def test_transcript_over_web_chat(
     transcript: Transcript, settings: Settings, http: aiohttp.ClientSession
 ) -> None:
-    names = await prepare(settings.database_url, transcript.setup)
+    names = {**await prepare(settings.database_url, transcript.setup), "channel": "Web"}
     running = await start_bot(settings)
     try:
+
         def chat_for(person: str) -> WebChat:
             return WebChat(running.url, f"web-{transcript.path.stem}-{person}", http)
 

@@ -60,6 +60,7 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Contact, Incoming, Reply
 from bot.core.services import Services
 from bot.i18n import Translator, translator
+from bot.logs import log_failure
 from bot.outbox import Blocked, Rejected, RetryAfter, Transient
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -96,13 +97,27 @@ _BACKOFF_MAX = 30.0
 _ACTIVE_STATUSES = frozenset({"member", "administrator", "creator", "restricted"})
 
 
+class _PlainHttpSession(AiohttpSession):
+    """For a Bot API server reached over plain HTTP (a local server, or the tests' fake).
+
+    aiogram waits 250 ms on close for TLS connections to shut down; without TLS there is
+    nothing to wait for.
+    """
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
 def make_bot(settings: Settings) -> Bot:
     """A Bot for the token in settings, pointed at another Bot API server when one is set."""
     assert settings.telegram_bot_token, "TELEGRAM_BOT_TOKEN is not set"
     session = None
     if settings.telegram_api_base:
         base = settings.telegram_api_base.rstrip("/")
-        session = AiohttpSession(api=TelegramAPIServer.from_base(base))
+        api = TelegramAPIServer.from_base(base)
+        plain = base.startswith("http://")
+        session = _PlainHttpSession(api=api) if plain else AiohttpSession(api=api)
     return Bot(settings.telegram_bot_token, session=session)
 
 
@@ -179,12 +194,20 @@ def _message_incoming(message: Message, key: str) -> Incoming:
 
 
 def to_incoming(update: Update, bot_id: int) -> Incoming | None:
-    """The core's view of an update; None for updates that are not a person talking to us."""
+    """The core's view of an update; None for updates that are not a person talking to us.
+
+    Only private chats are conversations: in a group, one account would be shared by every
+    member, and /mydata or /export would show personal data to all of them.
+    """
     key = update_key(bot_id, update.update_id)
     if update.message is not None:
+        if update.message.chat.type != "private":
+            return None
         return _message_incoming(update.message, key)
     if update.callback_query is not None:
         query = update.callback_query
+        if query.message is not None and query.message.chat.type != "private":
+            return None
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         return Incoming(
             channel=CHANNEL,
@@ -196,6 +219,8 @@ def to_incoming(update: Update, bot_id: int) -> Incoming | None:
     if update.edited_message is not None:
         # Edits are not re-read as answers; the core kindly says it got nothing to read.
         edited = update.edited_message
+        if edited.chat.type != "private":
+            return None
         return Incoming(channel=CHANNEL, sender_id=str(edited.chat.id), update_key=key)
     return None
 
@@ -480,10 +505,12 @@ class TelegramChannel:
                 await self.process_batch(updates)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # Not confirmed: the same updates come again, and those already recorded
                 # are no-ops.
-                log.exception("processing telegram updates failed; retrying in %.1fs", delay)
+                log_failure(
+                    log, f"processing telegram updates failed; retry in {delay:.1f}s", error
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
                 continue
@@ -556,9 +583,9 @@ class TelegramChannel:
             return web.Response(status=400)
         try:
             await self.process(item)
-        except Exception:
+        except Exception as error:
             # Not recorded: a 500 makes Telegram deliver it again.
-            log.exception("webhook: update %s could not be processed", item.update_id)
+            log_failure(log, "webhook: an update could not be processed", error)
             return web.Response(status=500)
         return web.Response(status=200)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Incoming
@@ -52,7 +53,12 @@ class WebChannel:
         except BadRequest as error:
             message = translator(self.services.settings.default_locale)(error.key)
             return web.json_response({"error": message}, status=400)
-        result = await self.dispatcher.handle(incoming)
+        try:
+            result = await self.dispatcher.handle(incoming)
+        except (OperationalError, InterfaceError):
+            # Nothing was recorded; the page keeps the text and the same message id to retry.
+            message = translator(self.services.settings.default_locale)("web.busy")
+            return web.json_response({"error": message}, status=503)
         if result.duplicate:
             # A retry after a lost response: answer again with what the first one said.
             replies = await self._replies_of(result.update_id)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.context import Context
@@ -44,9 +45,27 @@ _WORD_COMMANDS = {
 }
 
 
+# Typed ways to say /stop, matched WITH their diacritics: "dung" alone could be "đúng".
+_STOP_WORDS = frozenset(
+    {
+        "dừng",
+        "huỷ nhận tin",
+        "hủy nhận tin",
+        "huy nhan tin",
+        "dừng nhận tin",
+        "dung nhan tin",
+        "ngừng nhận tin",
+        "ngung nhan tin",
+        "stop",
+    }
+)
+
+
 def parse_command(text: str | None) -> tuple[str | None, str]:
     if not text:
         return None, ""
+    if unicodedata.normalize("NFC", text).strip(" .!?").lower() in _STOP_WORDS:
+        return "stop", ""
     match = _COMMAND.match(text.strip())
     if match:
         return match.group(1).lower(), (match.group(2) or "").strip()
@@ -75,6 +94,10 @@ class Dispatcher:
         except IntegrityError:
             # Another worker recorded the same update first: a re-delivery does nothing.
             return await self._existing(incoming)
+        except (OperationalError, InterfaceError):
+            # The database is away: nothing was recorded, so the channel must deliver the
+            # update again later rather than spend it on an apology.
+            raise
         except Exception as error:
             log_failure(log, f"handler failed for an update on {incoming.channel}", error)
             try:
@@ -253,7 +276,11 @@ class Dispatcher:
             # A registered button (a menu, "continue") is answered without losing the form.
             await self._payload(ctx, incoming.payload)
         elif ctx.state.get("form"):
-            await self._form_step(ctx)
+            question = self.router.form_question
+            if question is not None and incoming.text and await question(ctx):
+                await ctx.resume()
+            else:
+                await self._form_step(ctx)
         elif not onboarded:
             assert self.router.onboarding is not None
             await self.router.onboarding(ctx)

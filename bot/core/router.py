@@ -51,6 +51,9 @@ class Router:
     menu_items: list[MenuItem] = field(default_factory=list)
     fallback: Handler | None = None
     onboarding: Handler | None = None
+    # Free text during a form that is really a question: answered (True), then the form
+    # question is asked again.
+    form_question: Callable[[Context], Awaitable[bool]] | None = None
 
     def command(
         self, *names: str, roles: tuple[str, ...] = (), onboarded: bool = True
@@ -110,3 +113,4 @@ class Router:
         self.menu_items.extend(other.menu_items)
         self.fallback = other.fallback or self.fallback
         self.onboarding = other.onboarding or self.onboarding
+        self.form_question = other.form_question or self.form_question

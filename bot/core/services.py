@@ -11,7 +11,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import SecretVault
-from bot.forms.model import FormDef, load_forms
+from bot.datasets import dataset_forms
+from bot.forms.model import FormDef, FormFileError, load_forms
 from bot.metrics import Metrics
 from bot.orgtree import OrgTree, load_tree, tree_version
 from bot.settings import Settings
@@ -40,7 +41,8 @@ class Services:
         return cls(
             settings=settings,
             db=db or Database(settings.database_url),
-            forms=load_forms(FORMS_DIR),
+            # Data sets (rules/datasets/) derive their forms: one engine runs them all.
+            forms=_all_forms(),
             vault=SecretVault(settings.secret_key),
         )
 
@@ -52,3 +54,12 @@ class Services:
         self._tree = await load_tree(session)
         self._tree_loaded_at = time.monotonic()
         return self._tree
+
+
+def _all_forms() -> dict[str, FormDef]:
+    forms = load_forms(FORMS_DIR)
+    for form_id, form in dataset_forms().items():
+        if form_id in forms:
+            raise FormFileError(f"data set '{form_id}' has the id of a form in {FORMS_DIR}")
+        forms[form_id] = form
+    return forms

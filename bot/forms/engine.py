@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from bot.core.messages import Button, Incoming, Reply
 from bot.forms.context import FormContext
-from bot.forms.model import FieldDef, FormDef
+from bot.forms.model import CheckDef, FieldDef, FormDef
 from bot.forms.parsing import ParseError
 from bot.forms.types import Answer, field_type
 from bot.text import fold
@@ -24,6 +25,11 @@ _CANCEL_WORDS = {"huy", "cancel", "thoi", "dung lai"}
 _SKIP_WORDS = {"bo qua", "skip", "-"}
 _NONE_WORDS = {"khong co", "ko co"}  # "there is none": a skip, but a plain "no" to a yes/no
 _BACK_WORDS = {"quay lai", "back", "tro lai"}
+# "Keep last time's value": shown with the question when the caller gave previous values.
+_SAME_WORDS = {"=", "nhu cu", "nhu thang truoc", "giu nguyen", "van vay", "same", "nc"}
+_FIX_WORDS = {"sua", "fix", "sua lai"}
+_MIN_COMMENT = 3
+_MAX_COMMENT = 300
 
 
 @dataclass(slots=True)
@@ -43,17 +49,36 @@ class _Today:
         self.year, self.month, self.day, self.date = value.year, value.month, value.day, value
 
 
-def _names(form: FormDef, answers: dict[str, Any], ctx: FormContext) -> dict[str, Any]:
-    names: dict[str, Any] = {f.id: None for f in form.fields}
-    names.update(answers)
-    # State keeps decimals and dates as JSON text; expressions compare them as values.
+def _typed(form: FormDef, values: dict[str, Any]) -> dict[str, Any]:
+    """State keeps decimals and dates as JSON text; expressions compare them as values."""
+    out: dict[str, Any] = {f.id: None for f in form.fields}
+    out.update((k, v) for k, v in values.items() if not k.startswith("_"))
     for fdef in form.fields:
-        value = answers.get(fdef.id)
+        value = values.get(fdef.id)
         if isinstance(value, str) and fdef.type == "decimal":
-            names[fdef.id] = float(value)
+            out[fdef.id] = float(value)
         elif isinstance(value, str) and fdef.type == "date":
-            names[fdef.id] = date.fromisoformat(value)
+            out[fdef.id] = date.fromisoformat(value)
+    return out
+
+
+def _given(form: FormDef, values: dict[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(**{k: v for k, v in _typed(form, values).items() if v is not None})
+
+
+def _names(
+    form: FormDef, answers: dict[str, Any], ctx: FormContext, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    names = _typed(form, answers)
     names["today"] = _Today(ctx.today)
+    # Last period's values and the history's bounds, when the caller gave them: prev.poor,
+    # hist.min.total. A rule reading one the caller did not give cannot be evaluated.
+    state = state or {}
+    history = state.get("history") or {}
+    names["prev"] = _given(form, state.get("previous") or {})
+    names["hist"] = SimpleNamespace(
+        min=_given(form, history.get("min") or {}), max=_given(form, history.get("max") or {})
+    )
     return names
 
 
@@ -83,9 +108,17 @@ def _next_field(form: FormDef, answers: dict[str, Any], ctx: FormContext) -> Fie
 
 
 def _prune(form: FormDef, answers: dict[str, Any], ctx: FormContext) -> dict[str, Any]:
-    """Drop answers whose question is no longer asked (a changed answer made it irrelevant)."""
+    """Drop answers whose question is no longer asked (a changed answer made it irrelevant).
+
+    Keys that are no field ("_period", "_comments": the caller's and the engine's) stay.
+    """
+    fields = {f.id for f in form.fields}
     while True:  # until nothing changes: a dropped answer may make a later question irrelevant
-        kept = {k: v for k, v in answers.items() if _relevant(form, form.field(k), answers, ctx)}
+        kept = {
+            k: v
+            for k, v in answers.items()
+            if k not in fields or _relevant(form, form.field(k), answers, ctx)
+        }
         if len(kept) == len(answers):
             return kept
         answers = kept
@@ -101,6 +134,12 @@ def _ask(form: FormDef, state: dict[str, Any], ctx: FormContext) -> Step:
     state = {**state, "pending": pending.id, "phase": "ask"}
     reply = field_type(pending).prompt(pending, ctx, state.get("cursor") or {})
     controls = []
+    before = (state.get("previous") or {}).get(pending.id)
+    if before is not None:
+        shown = field_type(pending).display(pending, before, ctx)
+        text = f"{reply.text}\n{ctx.t('form.previous', value=shown)}"
+        reply = Reply(text, reply.buttons, reply.attachment, reply.extra)
+        controls.append(Button(ctx.t("form.same", value=shown), "f!same"))
     if not pending.required:
         controls.append(Button(ctx.t("form.skip"), "f!skip"))
     if any(f.id in answers for f in form.fields[: form.index(pending.id)]):
@@ -112,9 +151,12 @@ def _ask(form: FormDef, state: dict[str, Any], ctx: FormContext) -> Step:
 
 def _finish_answers(form: FormDef, state: dict[str, Any], ctx: FormContext) -> Step:
     answers = state["answers"]
+    names = _names(form, answers, ctx, state)
     for check in form.checks:
+        if check.level != "error":
+            continue
         try:
-            passed = bool(evaluate(check.rule, _names(form, answers, ctx)))
+            passed = bool(evaluate(check.rule, names))
         except ExpressionError:
             # It reads an answer that was skipped: nothing to check, and re-asking a question
             # the person may skip would trap them in a loop.
@@ -123,10 +165,75 @@ def _finish_answers(form: FormDef, state: dict[str, Any], ctx: FormContext) -> S
             redo = check.fields[0] if check.fields else form.fields[-1].id
             reset = {k: v for k, v in answers.items() if k != redo}
             step = _ask(form, {**state, "answers": reset, "pending": redo, "cursor": {}}, ctx)
-            return Step(step.state, [Reply(ctx.t(check.message)), *step.replies])
+            reason = _check_text(form, check, state, ctx)
+            return Step(step.state, [Reply(reason), *step.replies])
+    failing = [c for c in form.checks if c.level == "warning" and not _holds(c, names)]
+    # A comment stays only while its warning still stands (a fixed answer may have cleared it).
+    standing = {c.key for c in failing}
+    comments = {k: v for k, v in (answers.get("_comments") or {}).items() if k in standing}
+    answers = {k: v for k, v in answers.items() if k != "_comments"}
+    if comments:
+        answers["_comments"] = comments
+    state = {k: v for k, v in state.items() if k != "warning"}
+    state["answers"] = answers
+    for check in failing:
+        if check.key not in comments:
+            return _warn(form, {**state, "warning": check.key}, check, ctx)
     if not form.summary:
         return Step(None, submitted=dict(answers))
     return _summary(form, {**state, "pending": None, "phase": "summary", "cursor": {}}, ctx)
+
+
+def _holds(check: CheckDef, names: dict[str, Any]) -> bool:
+    """A warning that cannot be evaluated (no last period yet, a skipped answer) holds."""
+    try:
+        return bool(evaluate(check.rule, names))
+    except ExpressionError:
+        return True
+
+
+class _Params(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"  # not a value this form has: left as written
+
+
+def _check_text(form: FormDef, check: CheckDef, state: dict[str, Any], ctx: FormContext) -> str:
+    raw = ctx.t(check.message)
+    try:
+        return raw.format_map(_Params(_message_params(form, state, ctx)))
+    except (ValueError, IndexError, AttributeError):
+        return raw
+
+
+def _message_params(form: FormDef, state: dict[str, Any], ctx: FormContext) -> dict[str, str]:
+    """A check's message may show the answers ({poor}) and last period's values ({prev_poor});
+    a value not given shows as a dash rather than breaking the message."""
+    params: dict[str, str] = {}
+    for prefix, values in (
+        ("", state.get("answers") or {}),
+        ("prev_", state.get("previous") or {}),
+    ):
+        for fdef in form.fields:
+            value = values.get(fdef.id)
+            shown = "–" if value is None else field_type(fdef).display(fdef, value, ctx)
+            params[f"{prefix}{fdef.id}"] = shown
+    return params
+
+
+def _warn(form: FormDef, state: dict[str, Any], check: CheckDef, ctx: FormContext) -> Step:
+    """A warning: the answers may be right; fix one, or keep them with a short comment."""
+    text = _check_text(form, check, state, ctx)
+    buttons = (
+        Button(ctx.t("form.warning.fix"), "f!warn:fix"),
+        Button(ctx.t("form.cancel"), "f!cancel"),
+    )
+    state = {**state, "phase": "warn", "pending": None, "cursor": {}}
+    return Step(state, [Reply(f"{text}\n{ctx.t('form.warning.help')}", buttons)])
+
+
+def _warning_check(form: FormDef, state: dict[str, Any]) -> CheckDef | None:
+    key = state.get("warning")
+    return next((c for c in form.checks if c.level == "warning" and c.key == key), None)
 
 
 def _summary(form: FormDef, state: dict[str, Any], ctx: FormContext) -> Step:
@@ -134,6 +241,8 @@ def _summary(form: FormDef, state: dict[str, Any], ctx: FormContext) -> Step:
     for number, fdef in enumerate(_answered(form, state["answers"]), 1):
         value = field_type(fdef).display(fdef, state["answers"][fdef.id], ctx)
         lines.append(f"{number}. {ctx.t(fdef.label_key)}: {value}")
+    for comment in (state["answers"].get("_comments") or {}).values():
+        lines.append(ctx.t("form.summary.comment", text=comment))
     lines.append(ctx.t("form.summary.help"))
     buttons = (
         Button(ctx.t("form.confirm"), "f!ok"),
@@ -147,8 +256,22 @@ def _answered(form: FormDef, answers: dict[str, Any]) -> list[FieldDef]:
     return [f for f in form.fields if f.id in answers and answers[f.id] is not None]
 
 
-def start(form: FormDef, ctx: FormContext, prefill: dict[str, Any] | None = None) -> Step:
-    state = {
+def start(
+    form: FormDef,
+    ctx: FormContext,
+    prefill: dict[str, Any] | None = None,
+    *,
+    previous: dict[str, Any] | None = None,
+    history: dict[str, dict[str, Any]] | None = None,
+) -> Step:
+    """Begin a form.
+
+    ``previous`` (last period's answers) is shown with each question and kept with "=" or
+    "như cũ"; ``previous`` and ``history`` ({"min": {...}, "max": {...}}) are ``prev`` and
+    ``hist`` in the form's checks. Keys of ``prefill`` that start with "_" are the caller's:
+    carried into the submitted answers, never asked or shown.
+    """
+    state: dict[str, Any] = {
         "form": form.id,
         "version": form.version,
         "answers": dict(prefill or {}),
@@ -156,6 +279,10 @@ def start(form: FormDef, ctx: FormContext, prefill: dict[str, Any] | None = None
         "phase": "ask",
         "cursor": {},
     }
+    if previous:
+        state["previous"] = {f.id: previous[f.id] for f in form.fields if f.id in previous}
+    if history:
+        state["history"] = history
     step = _ask(form, state, ctx)
     if form.intro:
         step.replies.insert(0, Reply(ctx.t(form.intro)))
@@ -170,6 +297,11 @@ def resume(form: FormDef, state: dict[str, Any], ctx: FormContext) -> Step:
         return _fix_menu(form, state, ctx)
     if state.get("phase") == "cancel":
         return _cancel_prompt(state, ctx)
+    if state.get("phase") == "warn":
+        check = _warning_check(form, state)
+        if check is not None:
+            return _warn(form, state, check, ctx)
+        return _finish_answers(form, state, ctx)
     return _ask(form, state, ctx)
 
 
@@ -212,7 +344,34 @@ def handle(form: FormDef, state: dict[str, Any], incoming: Incoming, ctx: FormCo
         return _handle_summary(form, state, payload, typed, ctx)
     if phase == "fix":
         return _handle_fix(form, state, payload, typed, ctx)
+    if phase == "warn":
+        return _handle_warn(form, state, incoming, ctx)
     return _handle_answer(form, state, incoming, ctx)
+
+
+def _handle_warn(
+    form: FormDef, state: dict[str, Any], incoming: Incoming, ctx: FormContext
+) -> Step:
+    """A warning stands: fix an answer, or keep the answers and say why in a short comment."""
+    check = _warning_check(form, state)
+    if check is None:
+        return _finish_answers(form, state, ctx)
+    payload = incoming.payload or ""
+    typed = fold(incoming.text or "")
+    if payload == "f!warn:fix" or typed in _FIX_WORDS:
+        if check.fields:
+            return _start_fix(form, state, check.fields[0], ctx)
+        return _fix_menu(form, state, ctx)
+    if payload == "f!fix" or payload.startswith("f!fix:") or typed.removeprefix("sua ").isdigit():
+        return _handle_fix(form, {**state, "phase": "fix"}, payload, typed, ctx)
+    comment = (incoming.text or "").strip()
+    if payload or len(comment) < _MIN_COMMENT or not any(ch.isalnum() for ch in comment):
+        step = _warn(form, state, check, ctx)
+        reason = ctx.t("error.stale_button" if payload else "form.warning.short")
+        return Step(step.state, [Reply(reason), *step.replies])
+    comments = {**(state["answers"].get("_comments") or {}), check.key: comment[:_MAX_COMMENT]}
+    answers = {**state["answers"], "_comments": comments}
+    return _finish_answers(form, {**state, "answers": answers, "phase": "ask"}, ctx)
 
 
 def _handle_cancel(
@@ -238,7 +397,7 @@ def _handle_summary(
 ) -> Step:
     if payload == "f!ok" or typed in _CONFIRM_WORDS:
         return Step(None, submitted=dict(state["answers"]))
-    if payload == "f!fix" or typed in {"sua", "fix"}:
+    if payload == "f!fix" or typed in _FIX_WORDS:
         return _fix_menu(form, state, ctx)
     if payload.startswith("f!fix:") or typed.removeprefix("sua ").isdigit():
         return _handle_fix(form, {**state, "phase": "fix"}, payload, typed, ctx)
@@ -273,6 +432,8 @@ def _handle_answer(
     typed = fold(incoming.text or "")
     if payload == "f!back" or typed in _BACK_WORDS:
         return _go_back(form, state, fdef, ctx)
+    if "previous" in state and (payload == "f!same" or typed in _SAME_WORDS):
+        return _keep_previous(form, state, fdef, ctx)
     skip_words = _SKIP_WORDS if fdef.type == "yes_no" else _SKIP_WORDS | _NONE_WORDS
     if not fdef.required and (payload == "f!skip" or typed in skip_words):
         return _store(form, state, fdef, None, ctx)
@@ -294,6 +455,23 @@ def _handle_answer(
     if isinstance(outcome, Answer):
         return _store(form, state, fdef, outcome.value, ctx)
     return _ask(form, {**state, "cursor": outcome.cursor}, ctx)
+
+
+def _keep_previous(form: FormDef, state: dict[str, Any], fdef: FieldDef, ctx: FormContext) -> Step:
+    """ "=" / "như cũ": last period's value, checked against today's bounds like a typed one."""
+    before = (state.get("previous") or {}).get(fdef.id)
+    try:
+        if before is None:
+            raise ParseError("form.previous.none")
+        bounds = (
+            _bound(form, fdef.min, state["answers"], ctx),
+            _bound(form, fdef.max, state["answers"], ctx),
+        )
+        value = field_type(fdef).keep(fdef, before, ctx, bounds)
+    except ParseError as error:
+        step = _ask(form, state, ctx)
+        return Step(step.state, [Reply(ctx.t(error.key, **error.params)), *step.replies])
+    return _store(form, state, fdef, value, ctx)
 
 
 def _store(

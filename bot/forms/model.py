@@ -28,6 +28,9 @@ FieldTypeName = Literal[
 ]
 CHOICE_TYPES = {"choice", "multi_choice"}
 _BUILTIN_NAMES = {"today", "len", "min", "max", "abs", "round", "sum", "True", "False", "None"}
+# Given by the caller when it has them (a data set's last period, its history); a rule that
+# reads one the caller did not give is a warning not raised, never an error.
+CONTEXT_NAMES = {"prev", "hist"}
 
 
 class FormFileError(ValueError):
@@ -85,6 +88,14 @@ class CheckDef(BaseModel):
     rule: str
     message: str
     fields: tuple[str, ...] = ()
+    # An error re-asks the first of ``fields``; a warning lets the person keep the answers
+    # with a short comment (stored under answers["_comments"][key]).
+    level: Literal["error", "warning"] = "error"
+    id: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,40}$")
+
+    @property
+    def key(self) -> str:
+        return self.id or self.message
 
 
 class FormDef(BaseModel):
@@ -110,8 +121,12 @@ class FormDef(BaseModel):
             for expression in (field.relevant, field.min, field.max):
                 if isinstance(expression, str):
                     _check_names(expression, seen, f"field '{field.id}'")
+        keys: set[str] = set()
         for check in self.checks:
-            _check_names(check.rule, seen, f"check {check.rule!r}")
+            if check.level == "warning" and check.key in keys:
+                raise ValueError(f"check {check.rule!r}: two warnings share the key {check.key!r}")
+            keys.add(check.key)
+            _check_names(check.rule, seen | CONTEXT_NAMES, f"check {check.rule!r}")
             for name in check.fields:
                 if name not in seen:
                     raise ValueError(f"check {check.rule!r}: unknown field '{name}'")

@@ -91,6 +91,10 @@ class FieldType:
     def display(self, field: FieldDef, value: Any, ctx: FormContext) -> str:
         return str(value)
 
+    def keep(self, field: FieldDef, value: Any, ctx: FormContext, bounds: tuple[Any, Any]) -> Any:
+        """An earlier stored value given again ("như cũ"): checked as a typed one would be."""
+        return value
+
 
 class NumberType(FieldType):
     name = "integer"
@@ -100,7 +104,14 @@ class NumberType(FieldType):
         return parse_integer(text)
 
     def read(self, field: FieldDef, text: str, ctx: FormContext, bounds: tuple[Any, Any]) -> Any:
-        value = self.convert(text)
+        return self.within(field, self.convert(text), ctx, bounds)
+
+    def keep(self, field: FieldDef, value: Any, ctx: FormContext, bounds: tuple[Any, Any]) -> Any:
+        return self.within(field, Decimal(value) if isinstance(value, str) else value, ctx, bounds)
+
+    def within(
+        self, field: FieldDef, value: int | Decimal, ctx: FormContext, bounds: tuple[Any, Any]
+    ) -> Any:
         # A bound written 0.3 is a binary float just above or below 0,3; compare it as typed.
         low, high = (Decimal(str(b)) if isinstance(b, float) else b for b in bounds)
         if (low is not None and value < low) or (high is not None and value > high):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -30,7 +31,10 @@ __all__ = [
     "Invitation",
     "OrgUnit",
     "OutboxMessage",
+    "PeriodReopening",
     "ProcessedUpdate",
+    "Question",
+    "ReportBaseline",
     "RoleAssignment",
     "Submission",
     "SubmissionRevision",
@@ -244,3 +248,274 @@ class SubmissionRevision(Base):
     author_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Question(Base):
+    """A question a person passed to the officials of their place ("Hỏi cán bộ"), and the
+    answer one of them gave with /traloi. Both stay; audited."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | answered
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+
+# --- deadlines, reminders, announcements, forwarding (issue 8) ----------------------------
+
+
+class ReminderSlot(Base):
+    """One reminder step of one occurrence (deadline, occurrence, step), acted on once.
+
+    Inserted first in the transaction that sends the step's reminders: a second worker, a
+    restart or a clock jump that reaches the same slot hits the unique key and does nothing.
+    """
+
+    __tablename__ = "reminder_slots"
+    __table_args__ = (UniqueConstraint("deadline_id", "occurrence", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[str] = mapped_column(String(40))
+    occurrence: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str] = mapped_column(String(30))
+    fire_at: Mapped[datetime]
+    processed_at: Mapped[datetime]
+    units_missing: Mapped[int] = mapped_column(Integer, default=0)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReminderOccurrence(Base):
+    """A reminder to one person: unique by (deadline, occurrence, step, recipient).
+
+    Regular steps are written as ``sent``; a snooze ("Nhắc lại sau") is written ``pending``
+    with ``due_at`` and decided when it comes due (still missing? stopped? muted?).
+    """
+
+    __tablename__ = "reminder_occurrences"
+    __table_args__ = (
+        UniqueConstraint("deadline_id", "occurrence", "step", "account_id"),
+        Index("ix_reminder_occurrences_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[str] = mapped_column(String(40))
+    occurrence: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str] = mapped_column(String(30))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # pending (a snooze) | sent | skipped (done, stopped or muted by then) | superseded
+    status: Mapped[str] = mapped_column(String(12), default="sent")
+    units: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"ids": [...]}
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class ReminderMute(Base):
+    """An official turned off reminders of one deadline kind for themselves."""
+
+    __tablename__ = "reminder_mutes"
+    __table_args__ = (UniqueConstraint("account_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeadlineDone(Base):
+    """A unit declared a deadline's occurrence done ("Đã nộp"), where the rule allows it."""
+
+    __tablename__ = "deadline_done"
+    __table_args__ = (UniqueConstraint("deadline_id", "occurrence", "org_unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[str] = mapped_column(String(40))
+    occurrence: Mapped[str] = mapped_column(String(20))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Announcement(Base):
+    """An official's message to a subtree and role, sent now or at a time, as bulk."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (Index("ix_announcements_due", "status", "send_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    roles: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"roles": [...]}
+    text: Mapped[str] = mapped_column(Text)
+    send_at: Mapped[datetime]
+    # scheduled | sent | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A bearer key for the read API, scoped to an org-unit subtree; only its hash is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebhookEndpoint(Base):
+    """Where submissions are forwarded; the signing secret is kept encrypted."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret_enc: Mapped[str] = mapped_column(String(400))
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"forms": [...]} or {}
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportBaseline(Base):
+    """A unit's start-of-period figures ("đầu kỳ") for a data set, set by an official.
+
+    Setting it again adds a row; the newest one counts, the earlier ones stay as history.
+    """
+
+    __tablename__ = "report_baselines"
+    __table_args__ = (Index("ix_report_baselines_unit", "dataset_id", "org_unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(60))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    set_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class PeriodReopening(Base):
+    """An official reopened a locked period of a data set for one unit, until a day."""
+
+    __tablename__ = "period_reopenings"
+    __table_args__ = (Index("ix_period_reopenings_unit", "dataset_id", "org_unit_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(60))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    period: Mapped[str] = mapped_column(String(7))  # 2026-10
+    until: Mapped[date] = mapped_column(Date)  # the last day it is open, local time
+    reopened_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reopened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------- Zalo channels
+
+
+class ZaloChatMenu(Base):
+    """The choices a Zalo chat was last shown as a text menu, so a typed "2" means the 2nd.
+
+    ``options`` is ``{"options": [{"n": 1 | None, "title": ..., "payload": ...}]}``; ``n`` is
+    None for choices offered by name only. ``numbers`` says whether typed numbers choose
+    (not when the latest message asks for a number); ``fresh`` that the person wrote since,
+    so the next menu starts again at 1.
+    """
+
+    __tablename__ = "zalo_chat_menus"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    numbers: Mapped[bool] = mapped_column(Boolean, default=False)
+    fresh: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ZaloOAToken(Base):
+    """The Official Account's current token pair (encrypted), changed by one worker at a time.
+
+    A refresh token works once: a worker takes the lease, refreshes, and stores the new pair
+    with ``version + 1`` before using it. A refusal is kept in ``failed_at``/``last_error``
+    so that nobody retries the spent token; a new pair in settings (another
+    ``seed_fingerprint``) replaces it.
+    """
+
+    __tablename__ = "zalo_oa_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    access_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    seed_fingerprint: Mapped[str] = mapped_column(String(64))
+    lease_owner: Mapped[str | None] = mapped_column(String(40))
+    lease_until: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class ZaloOAUser(Base):
+    """When a person last wrote to the Official Account: the customer-service reply window."""
+
+    __tablename__ = "zalo_oa_users"
+
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Customer-service messages sent since that message (the window allows a few).
+    replies_since: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ZaloOAInboxEvent(Base):
+    """A webhook event, stored before Zalo gets its answer and processed afterwards.
+
+    The content is erased once processed; the key stays so a re-delivery is ignored.
+    """
+
+    __tablename__ = "zalo_oa_inbox"
+    __table_args__ = (Index("ix_zalo_oa_inbox_due", "processed_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(120), unique=True)
+    user_id: Mapped[str] = mapped_column(String(100), index=True)
+    event_name: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class ZaloFile(Base):
+    """A file offered on Zalo as an expiring link (Zalo bots cannot upload files)."""
+
+    __tablename__ = "zalo_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    content_b64: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+__all__ += ["ZaloChatMenu", "ZaloFile", "ZaloOAInboxEvent", "ZaloOAToken", "ZaloOAUser"]

@@ -5,23 +5,27 @@ for getUpdates in polling mode, POSTed to the webhook in webhook mode), waits un
 recorded it and nothing is left in the Telegram outbox (its replies and any pushes it
 caused have gone out), and returns what the fake server received for this chat since the
 step began. Pushes that reached the chat between its own steps wait for `inbox()`.
+
+Waiting is driven by the app's own hooks (replies queued, a message sent, failed or put
+back for a retry), with a slow poll of the database as the safety net.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any, Literal
 
 from sqlalchemy import select
 
+from bot.app import BotApp
 from bot.channels.telegram import CHANNEL, update_key
-from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.fakes.telegram import FakeTelegram, SentMessage
 from tests.support.transcripts import Reply
 
-__all__ = ["TelegramChat", "TelegramChats", "to_reply"]
+__all__ = ["STICKER", "OutboxWatch", "TelegramChat", "TelegramChats", "to_reply"]
 
 Mode = Literal["polling", "webhook"]
 _UNSETTLED = ("pending", "claimed", "sending")
@@ -46,11 +50,57 @@ def to_reply(message: SentMessage) -> Reply:
     return Reply(message.text or message.caption or "", buttons, attachment)
 
 
+class OutboxWatch:
+    """Knows when an update was recorded and the Telegram outbox has drained."""
+
+    def __init__(self, app: BotApp, bot_id: int) -> None:
+        self.app = app
+        self.bot_id = bot_id
+        self._changed = asyncio.Event()
+        app.dispatcher.on_queued.append(self._changed.set)
+        app.sender.on_sent.append(lambda *_: self._changed.set())
+        app.sender.on_failed.append(lambda *_: self._changed.set())
+        app.sender.on_retry.append(lambda *_: self._changed.set())
+
+    async def _state(self, key: str | None) -> tuple[bool, bool]:
+        async with self.app.services.db.session() as session:
+            recorded = key is None or (
+                await session.scalar(
+                    select(ProcessedUpdate.id).where(
+                        ProcessedUpdate.channel == CHANNEL, ProcessedUpdate.update_key == key
+                    )
+                )
+                is not None
+            )
+            waiting = await session.scalar(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.channel == CHANNEL, OutboxMessage.status.in_(_UNSETTLED))
+                .limit(1)
+            )
+        return recorded, waiting is not None
+
+    async def settled(self, update_id: int | None, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the update (if any) is recorded and the Telegram outbox is empty."""
+        key = None if update_id is None else update_key(self.bot_id, update_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            self._changed.clear()
+            recorded, waiting = await self._state(key)
+            if recorded and not waiting:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                state = "not recorded" if not recorded else "messages still queued"
+                raise TimeoutError(f"update {update_id}: {state} after {timeout}s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+
+
 class TelegramChat:
     def __init__(
         self,
         fake: FakeTelegram,
-        db: Database,
+        watch: OutboxWatch,
         chat_id: int,
         mode: Mode = "polling",
         *,
@@ -58,7 +108,7 @@ class TelegramChat:
         timeout: float = 10.0,
     ) -> None:
         self.fake = fake
-        self.db = db
+        self.watch = watch
         self.chat_id = chat_id
         self.mode = mode
         self.language_code = language_code
@@ -66,8 +116,8 @@ class TelegramChat:
         self._read_up_to = len(fake.sent)  # fake.sent before this index is accounted for
         self._unread: list[SentMessage] = []
 
-    def _take(self, end: int | None = None) -> list[SentMessage]:
-        end = len(self.fake.sent) if end is None else end
+    def _take(self) -> list[SentMessage]:
+        end = len(self.fake.sent)
         mine = [m for m in self.fake.sent[self._read_up_to : end] if m.chat_id == self.chat_id]
         self._read_up_to = end
         return mine
@@ -107,48 +157,21 @@ class TelegramChat:
         assert status == 200, f"webhook answered {status}"
 
     async def settled(self, update_id: int | None) -> None:
-        """Wait until the update (if any) is recorded and the Telegram outbox is empty."""
-        key = None if update_id is None else update_key(self.fake.bot_id, update_id)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            async with self.db.session() as session:
-                recorded: int | None = 0
-                if key is not None:
-                    recorded = await session.scalar(
-                        select(ProcessedUpdate.id).where(
-                            ProcessedUpdate.channel == CHANNEL, ProcessedUpdate.update_key == key
-                        )
-                    )
-                waiting = None
-                if recorded is not None:
-                    waiting = await session.scalar(
-                        select(OutboxMessage.id)
-                        .where(
-                            OutboxMessage.channel == CHANNEL,
-                            OutboxMessage.status.in_(_UNSETTLED),
-                        )
-                        .limit(1)
-                    )
-            if recorded is not None and waiting is None:
-                return
-            if time.monotonic() > deadline:
-                state = "not recorded" if recorded is None else "replies still queued"
-                raise TimeoutError(f"update {update_id}: {state} after {self.timeout}s")
-            await asyncio.sleep(0.01)
+        await self.watch.settled(update_id, self.timeout)
 
 
 class TelegramChats:
-    """One Telegram user per transcript person ("user" is CHAT, the others get their own)."""
+    """One Telegram user per transcript person ("user" first, then one id per newcomer)."""
 
-    def __init__(self, fake: FakeTelegram, db: Database, mode: Mode, first_chat: int) -> None:
+    def __init__(self, fake: FakeTelegram, app: BotApp, mode: Mode, first_chat: int) -> None:
         self.fake = fake
-        self.db = db
+        self.watch = OutboxWatch(app, fake.bot_id)
         self.mode = mode
         self.next_chat = first_chat
         self.chats: dict[str, TelegramChat] = {}
 
     def __call__(self, person: str) -> TelegramChat:
         if person not in self.chats:
-            self.chats[person] = TelegramChat(self.fake, self.db, self.next_chat, self.mode)
+            self.chats[person] = TelegramChat(self.fake, self.watch, self.next_chat, self.mode)
             self.next_chat += 1
         return self.chats[person]

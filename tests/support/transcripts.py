@@ -108,15 +108,17 @@ async def run_steps(
         else:
             raise AssertionError(f"{where}: a step needs user, press, payload, inbox or hook")
         seen[person] = last
-        check_step(step, last, where)
+        check_step(step, last, where, names)
     return last
 
 
-def check_step(step: dict[str, Any], replies: list[Reply], where: str) -> None:
+def check_step(
+    step: dict[str, Any], replies: list[Reply], where: str, names: dict[str, str] | None = None
+) -> None:
     said = "\n---\n".join(r.text for r in replies)
     folded = _fold(said)
     position = 0
-    for expected in step.get("bot", []):
+    for expected in (substitute(str(e), names or {}) for e in step.get("bot", [])):
         found = folded.find(_fold(expected), position)
         assert found >= 0, f"{where}: expected {expected!r} (in order) in:\n{said}"
         position = found + len(expected)

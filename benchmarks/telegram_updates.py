@@ -1,0 +1,151 @@
+"""Telegram updates through our full path vs a bare aiogram bot doing one durable insert each.
+
+Both run against the fake Bot API server (on its own thread) with polling. Ours: every update
+recorded exactly once with its effects, the account and state loaded and saved, the reply
+queued in the outbox and sent by the rate-limited sender. Baseline: aiogram's own polling, a
+handler that inserts one row (SQLite, committed) and answers. Prints updates/s for both and
+the ratio; last line JSON {"ours_per_s", "baseline_per_s", "ratio"}.
+    python benchmarks/telegram_updates.py [--updates 400] [--fast]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiosqlite
+from aiogram import Dispatcher
+from aiogram.types import Message
+
+from bot.orgunits import import_file
+from bot.settings import load_settings
+from bot.storage.db import Database, migrate
+from tests.fakes.telegram import FakeTelegram
+from tests.support.server import free_port, start_bot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_in_thread() -> tuple[FakeTelegram, Callable[[], None]]:
+    """The fake on its own loop; updates are injected on that loop (see ``inject``)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = asyncio.run_coroutine_threadsafe(FakeTelegram().start(), loop).result()
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+    fake.loop = loop  # type: ignore[attr-defined]
+    return fake, stop
+
+
+async def wait_for(fake: FakeTelegram, count: int) -> None:
+    deadline = time.monotonic() + 600
+    while sum(1 for m in fake.sent if m.method == "sendMessage") < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(fake.sent)} of {count} replies")
+        await asyncio.sleep(0.01)
+
+
+def inject(fake: FakeTelegram, count: int) -> None:
+    # One update per person, as the morning rush looks: many people, one message each.
+    def build() -> None:
+        fake.inject(*(fake.user_text(10_000 + n, "/help") for n in range(count)))
+
+    fake.loop.call_soon_threadsafe(build)  # type: ignore[attr-defined]
+
+
+async def ours(count: int, tmp: Path) -> float:
+    url = f"sqlite+aiosqlite:///{tmp}/ours.db"
+    await asyncio.to_thread(migrate, url)
+    db = Database(url)
+    await import_file(db, ROOT / "rules" / "orgunits" / "lam_dong_2025.csv")
+    await db.close()
+    fake, stop = fake_in_thread()
+    settings = load_settings(
+        database_url=url,
+        data_dir=tmp / "data",
+        web_port=free_port(),
+        telegram_bot_token=fake.token,
+        telegram_api_base=fake.base_url,
+        outbox_per_second=100_000.0,
+        _env_file=None,
+    )
+    running = await start_bot(settings)
+    try:
+        await asyncio.sleep(0.5)  # commands registered, polling started
+        started = time.monotonic()
+        inject(fake, count)
+        await wait_for(fake, count)
+        return count / (time.monotonic() - started)
+    finally:
+        await running.stop()
+        stop()
+
+
+async def baseline(count: int, tmp: Path) -> float:
+    path = tmp / "baseline.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE updates (update_id INTEGER PRIMARY KEY, chat_id INTEGER)")
+    fake, stop = fake_in_thread()
+    bot = fake.make_bot()
+    dispatcher = Dispatcher()
+    async with aiosqlite.connect(path) as conn:
+
+        @dispatcher.message()
+        async def echo(message: Message) -> None:
+            await conn.execute(
+                "INSERT INTO updates (update_id, chat_id) VALUES (?, ?)",
+                (message.message_id * 1_000_000 + message.chat.id, message.chat.id),
+            )
+            await conn.commit()
+            await message.answer(message.text or "")
+
+        polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False))
+        try:
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            inject(fake, count)
+            await wait_for(fake, count)
+            return count / (time.monotonic() - started)
+        finally:
+            await dispatcher.stop_polling()
+            await polling
+            await bot.session.close()
+            stop()
+
+
+async def main(count: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = await baseline(count, Path(tmp))
+        mine = await ours(count, Path(tmp))
+    return {
+        "ours_per_s": round(mine, 1),
+        "baseline_per_s": round(base, 1),
+        "ratio": round(mine / base, 3),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--updates", type=int)
+    parser.add_argument("--fast", action="store_true", help="100 updates")
+    args = parser.parse_args()
+    count = args.updates or (100 if args.fast else 400)
+    result = asyncio.run(main(count))
+    print(f"{count} updates: ours {result['ours_per_s']}/s, bare aiogram + insert ")
+    print(f"{result['baseline_per_s']}/s, ratio {result['ratio']}")
+    print(json.dumps(result))
