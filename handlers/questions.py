@@ -22,12 +22,15 @@ from sqlalchemy import select
 from bot.core.context import Context
 from bot.core.messages import Button, Reply
 from bot.core.router import Router
+from bot.datasets import get_dataset
 from bot.i18n import translator
 from bot.roles import OFFICIAL_ROLES
 from bot.storage.models import Account, OrgUnit, Question, RoleAssignment
 from bot.text import fold, is_meaningful
+from bot.village_reports import criteria_figures
 from handlers.menu import show_menu
 from rules.criteria import HOUSEHOLD_FIELDS, FiguresError, evaluate
+from rules.periods import Month
 from rules.qa import Entry, KnowledgeBase, Result, default_knowledge_base, looks_like_question
 
 __all__ = ["answer_during_form", "form_interruption", "knowledge_base", "router"]
@@ -336,19 +339,46 @@ _YEAR_RATE = re.compile(r"((?:19|20)\d\d)\s*[:=]?\s*(\d{1,3}(?:[.,]\d+)?)")
 
 @router.command("tieuchi", "criteria", roles=tuple(OFFICIAL_ROLES))
 async def criteria_command(ctx: Context) -> None:
-    ctx.say(
-        "criteria.choose_group",
-        buttons=(
-            Button(ctx.t("criteria.group.district"), "crit:district"),
-            Button(ctx.t("criteria.group.commune"), "crit:commune"),
-            Button(ctx.t("criteria.group.village"), "crit:village"),
-        ),
+    buttons = [
+        Button(ctx.t("criteria.group.district"), "crit:district"),
+        Button(ctx.t("criteria.group.commune"), "crit:commune"),
+        Button(ctx.t("criteria.group.village"), "crit:village"),
+    ]
+    for role in await ctx.roles():
+        unit = ctx.tree.by_id(role.org_unit_id)
+        if unit is not None and unit.level in _GROUPS:
+            label = ctx.t("criteria.from_reports", place=unit.name)
+            buttons.insert(0, Button(label, f"crit:reports:{unit.code}"))
+    ctx.say("criteria.choose_group", buttons=tuple(buttons[:6]))
+
+
+async def _criteria_from_reports(ctx: Context, unit_code: str) -> None:
+    """The unit's own figures, taken from the village monthly reports."""
+    unit_id = ctx.tree.id_of(unit_code)
+    if unit_id is None or not await ctx.has_role(OFFICIAL_ROLES, unit_id):
+        ctx.say("error.not_allowed")
+        return
+    upto = Month.of(ctx.today) - 1
+    figures = await criteria_figures(
+        ctx.session, get_dataset("village_monthly"), ctx.tree, unit_code, upto
     )
+    figures = {k: v for k, v in figures.items() if k not in ("unit", "name")}
+    try:
+        verdict = evaluate(figures)
+    except FiguresError as error:
+        ctx.say("criteria.error", message=error.message)
+        return
+    ctx.audit("criteria.checked", "criteria", verdict.group, eligible=verdict.eligible)
+    reasons = "\n".join(f"• {reason}" for reason in verdict.reasons)
+    ctx.say("criteria.eligible" if verdict.eligible else "criteria.not_eligible", reasons=reasons)
 
 
 @router.payload("crit", roles=tuple(OFFICIAL_ROLES))
 async def criteria_group(ctx: Context) -> None:
     group = (ctx.incoming.payload or "").split(":", 1)[-1]
+    if group.startswith("reports:"):
+        await _criteria_from_reports(ctx, group.removeprefix("reports:"))
+        return
     if group not in _GROUPS:
         ctx.say("error.stale_button")
         return
