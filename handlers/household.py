@@ -10,7 +10,9 @@ from bot.core.context import Context
 from bot.core.messages import Attachment, Button, Reply
 from bot.core.router import Router
 from bot.documents import exit_request_docx
+from bot.forms.types import field_type
 from bot.officials import officials_over
+from bot.roles import OFFICIAL_ROLES
 from bot.storage.models import AuditEntry, Submission
 from bot.submissions import add_revision, create_submission, latest_answers
 from handlers.menu import show_menu
@@ -200,9 +202,45 @@ async def achievement_reported(ctx: Context, answers: dict[str, Any]) -> None:
     for head in await officials_over(ctx.session, submission.org_unit_id or 0, {"village_head"}):
         ctx.notify(
             head,
-            Reply(ctx.t("achievement.new_for_head", code=submission.receipt_code or "")),
+            Reply(
+                ctx.t("achievement.new_for_head", code=submission.receipt_code or ""),
+                (Button(ctx.t("review.open_button"), f"ach:open:{submission.id}"),),
+            ),
             key=f"achievement:{submission.id}:head",
         )
+
+
+@router.payload("ach", roles=tuple(OFFICIAL_ROLES))
+async def achievement_open(ctx: Context) -> None:
+    """An official of the household's place (or above) reads the report; nobody else."""
+    submission_id = (ctx.incoming.payload or "").rpartition(":")[2]
+    submission = (
+        await ctx.session.get(Submission, int(submission_id)) if submission_id.isdigit() else None
+    )
+    if submission is None or submission.form_id != ACHIEVEMENT:
+        ctx.say("review.not_found")
+        return
+    if not await ctx.has_role(OFFICIAL_ROLES, submission.org_unit_id):
+        ctx.audit("achievement.denied", "submission", submission.id)
+        ctx.say("error.not_allowed")
+        return
+    answers = await latest_answers(ctx.session, submission.id)
+    form = ctx.services.forms[ACHIEVEMENT]
+    fctx = ctx.form_context()
+    unit = ctx.tree.by_id(submission.org_unit_id or 0)
+    lines = [
+        ctx.t(
+            "achievement.header",
+            code=submission.receipt_code or "",
+            place=ctx.tree.label(unit.code) if unit else "",
+        )
+    ]
+    for field in form.fields:
+        if answers.get(field.id) is not None:
+            shown = field_type(field).display(field, answers[field.id], fctx)
+            lines.append(f"• {ctx.t(field.label_key)}: {shown}")
+    ctx.audit("achievement.viewed", "submission", submission.id)
+    ctx.send(Reply("\n".join(lines)))
 
 
 @router.payload("hh")
