@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import re
 import unicodedata
@@ -114,18 +115,7 @@ class Dispatcher:
         if incoming.text is None:
             return incoming
         text = clean_input(incoming.text, self.services.settings.max_text_length)
-        return Incoming(
-            channel=incoming.channel,
-            sender_id=incoming.sender_id,
-            update_key=incoming.update_key,
-            text=text or None,
-            payload=incoming.payload,
-            attachment=incoming.attachment,
-            contact=incoming.contact,
-            start_arg=incoming.start_arg,
-            display_name=incoming.display_name,
-            language_hint=incoming.language_hint,
-        )
+        return dataclasses.replace(incoming, text=text or None)
 
     async def _existing(self, incoming: Incoming) -> DispatchResult:
         async with self.services.db.session() as session:
