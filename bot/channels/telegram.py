@@ -53,9 +53,8 @@ from aiogram.types import (
 )
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
+from bot.channels.membership import record_reachability
 from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Contact, Incoming, Reply
 from bot.core.services import Services
@@ -63,8 +62,6 @@ from bot.i18n import Translator, translator
 from bot.logs import log_failure
 from bot.outbox import Blocked, Rejected, RetryAfter, Transient
 from bot.settings import Settings
-from bot.storage.db import Database
-from bot.storage.models import Identity, ProcessedUpdate
 from bot.text import split_long_text
 
 __all__ = [
@@ -75,7 +72,6 @@ __all__ = [
     "TelegramDelivery",
     "bot_commands",
     "make_bot",
-    "record_membership",
     "runtime_parts",
     "to_incoming",
 ]
@@ -223,41 +219,6 @@ def to_incoming(update: Update, bot_id: int) -> Incoming | None:
             return None
         return Incoming(channel=CHANNEL, sender_id=str(edited.chat.id), update_key=key)
     return None
-
-
-async def record_membership(db: Database, key: str, chat_id: str, active: bool, now: Any) -> bool:
-    """Blocked ("kicked") or back ("member"): set Identity.active, once per update.
-
-    The update is recorded in the same transaction, so a re-delivered (older) membership
-    update cannot undo a newer one. Returns False for a duplicate.
-    """
-    try:
-        async with db.session() as session, session.begin():
-            found = await session.scalar(
-                select(ProcessedUpdate.id).where(
-                    ProcessedUpdate.channel == CHANNEL, ProcessedUpdate.update_key == key
-                )
-            )
-            if found is not None:
-                return False
-            identity = await session.scalar(
-                select(Identity).where(Identity.channel == CHANNEL, Identity.external_id == chat_id)
-            )
-            session.add(
-                ProcessedUpdate(
-                    channel=CHANNEL,
-                    update_key=key,
-                    account_id=identity.account_id if identity else None,
-                    processed_at=now,
-                )
-            )
-            if identity is not None:
-                await session.execute(
-                    update(Identity).where(Identity.id == identity.id).values(active=active)
-                )
-    except IntegrityError:
-        return False  # another worker recorded it first
-    return True
 
 
 # --------------------------------------------------------------------------- replies out
@@ -541,8 +502,9 @@ class TelegramChannel:
         member = item.my_chat_member
         if member is not None:
             active = member.new_chat_member.status in _ACTIVE_STATUSES
-            await record_membership(
+            await record_reachability(
                 self.services.db,
+                CHANNEL,
                 update_key(self.bot_id, item.update_id),
                 str(member.chat.id),
                 active,

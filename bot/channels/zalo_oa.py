@@ -43,6 +43,7 @@ from sqlalchemy import and_, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from bot.channels.membership import record_reachability
 from bot.channels.zalo_render import FileLinks, MenuStore, PartProgress, plan
 from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Incoming, Reply
@@ -54,8 +55,6 @@ from bot.outbox import Blocked, Rejected, RetryAfter, SlidingWindow, Transient
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import (
-    Identity,
-    ProcessedUpdate,
     ZaloOAInboxEvent,
     ZaloOAToken,
     ZaloOAUser,
@@ -542,35 +541,6 @@ def to_incoming(data: dict[str, Any], key: str) -> Incoming | None:
     )
 
 
-async def record_follow(db: Database, key: str, user_id: str, active: bool, now: datetime) -> bool:
-    """Follow or unfollow: set Identity.active, once per event (recorded like an update)."""
-    try:
-        async with db.session() as session, session.begin():
-            found = await session.scalar(
-                select(ProcessedUpdate.id).where(
-                    ProcessedUpdate.channel == CHANNEL, ProcessedUpdate.update_key == key
-                )
-            )
-            if found is not None:
-                return False
-            identity = await session.scalar(
-                select(Identity).where(Identity.channel == CHANNEL, Identity.external_id == user_id)
-            )
-            session.add(
-                ProcessedUpdate(
-                    channel=CHANNEL,
-                    update_key=key,
-                    account_id=identity.account_id if identity else None,
-                    processed_at=now,
-                )
-            )
-            if identity is not None:
-                identity.active = active
-    except IntegrityError:
-        return False
-    return True
-
-
 # --------------------------------------------------------------------------- replies out
 
 
@@ -875,7 +845,9 @@ class ZaloOAChannel:
     async def handle_event(self, data: dict[str, Any], key: str) -> None:
         event = str(data.get("event_name") or "")
         if event in FOLLOW_EVENTS:
-            await record_follow(self.db, key, _user_of(data), event == "follow", self.clock())
+            await record_reachability(
+                self.db, CHANNEL, key, _user_of(data), event == "follow", self.clock()
+            )
             return
         incoming = to_incoming(data, key)
         if incoming is None:
