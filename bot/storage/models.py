@@ -519,3 +519,26 @@ class ZaloFile(Base):
 
 
 __all__ += ["ZaloChatMenu", "ZaloFile", "ZaloOAInboxEvent", "ZaloOAToken", "ZaloOAUser"]
+
+
+# --------------------------------------------------------------------------- account linking
+
+
+class LinkCode(Base):
+    """A short-lived one-time code that joins another channel's identity to this account.
+
+    Only the keyed hash of the code is stored, like invitations.
+    """
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+__all__ += ["LinkCode"]
