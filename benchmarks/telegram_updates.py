@@ -68,8 +68,8 @@ def inject(fake: FakeTelegram, count: int) -> None:
     fake.loop.call_soon_threadsafe(build)  # type: ignore[attr-defined]
 
 
-async def ours(count: int, tmp: Path) -> float:
-    url = f"sqlite+aiosqlite:///{tmp}/ours.db"
+async def ours(count: int, tmp: Path, database_url: str | None = None) -> float:
+    url = database_url or f"sqlite+aiosqlite:///{tmp}/ours.db"
     await asyncio.to_thread(migrate, url)
     db = Database(url)
     await import_file(db, ROOT / "rules" / "orgunits" / "lam_dong_2025.csv")
@@ -128,10 +128,10 @@ async def baseline(count: int, tmp: Path) -> float:
             stop()
 
 
-async def main(count: int) -> dict[str, float]:
+async def main(count: int, database_url: str | None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         base = await baseline(count, Path(tmp))
-        mine = await ours(count, Path(tmp))
+        mine = await ours(count, Path(tmp), database_url)
     return {
         "ours_per_s": round(mine, 1),
         "baseline_per_s": round(base, 1),
@@ -143,9 +143,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--updates", type=int)
     parser.add_argument("--fast", action="store_true", help="100 updates")
+    parser.add_argument(
+        "--database-url", help="ours on this (empty) database, e.g. PostgreSQL; default SQLite"
+    )
     args = parser.parse_args()
     count = args.updates or (100 if args.fast else 400)
-    result = asyncio.run(main(count))
+    result = asyncio.run(main(count, args.database_url))
     print(f"{count} updates: ours {result['ours_per_s']}/s, bare aiogram + insert ")
     print(f"{result['baseline_per_s']}/s, ratio {result['ratio']}")
     print(json.dumps(result))

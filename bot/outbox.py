@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -33,6 +33,7 @@ __all__ = [
     "Blocked",
     "Delivery",
     "DeliveryError",
+    "GroupCommit",
     "OutboxSender",
     "RateLimits",
     "Rejected",
@@ -87,11 +88,18 @@ class RateLimits:
 
 
 class SlidingWindow:
-    """At most ``limit`` events in any ``window`` seconds: what platforms actually enforce."""
+    """At most ``limit`` events in any ``window`` seconds, spread evenly across the window.
+
+    Platforms count requests as they arrive, and arrival times jitter on a busy machine: a
+    burst of 30 at the top of each second turns a few ms of jitter into a 429 and a pause of
+    a whole second, while requests one ``window / limit`` apart need a jitter of a whole gap.
+    """
 
     def __init__(self, limit: float, window: float = 1.0) -> None:
         self.limit = max(1, int(limit))
         self.window = window
+        self._gap = window / self.limit
+        self._next = 0.0
         self._times: deque[float] = deque()
         self._lock = asyncio.Lock()
         self._paused_until = 0.0
@@ -99,27 +107,67 @@ class SlidingWindow:
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
-    async def ready(self) -> None:
-        """Wait until a slot is likely free, without taking it."""
-        await self._wait(take=False)
-
     async def acquire(self) -> None:
-        await self._wait(take=True)
-
-    async def _wait(self, *, take: bool) -> None:
         async with self._lock:
             while True:
                 now = time.monotonic()
-                if now < self._paused_until:
-                    await asyncio.sleep(self._paused_until - now)
-                    continue
+                wait = max(self._paused_until, self._next) - now
                 while self._times and self._times[0] <= now - self.window:
                     self._times.popleft()
-                if len(self._times) < self.limit:
-                    if take:
-                        self._times.append(now)
+                if len(self._times) >= self.limit:
+                    wait = max(wait, self._times[0] + self.window - now)
+                if wait <= 0:
+                    self._times.append(now)
+                    self._next = now + self._gap
                     return
-                await asyncio.sleep(self._times[0] + self.window - now)
+                await asyncio.sleep(wait)
+
+
+class GroupCommit:
+    """Marks asked for at the same moment share one UPDATE: group commit for the sender.
+
+    Sixteen sends in flight would otherwise cost sixteen transactions per step; waiting
+    for a timer would widen the window in which a crash leaves a send unaccounted for.
+    Here a mark waits only for the write already under way.
+    """
+
+    def __init__(self, write: Callable[[list[int]], Awaitable[set[int]]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[int, asyncio.Future[bool]]] = []
+        self._busy = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def mark(self, row_id: int) -> bool:
+        """True when this row was written (the write's condition held for it)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row_id, future))
+        if not self._busy:
+            self._busy = True
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def settled(self) -> None:
+        """Wait until every mark asked for so far is written (or has failed)."""
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait([task])
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    written = await self._write([row_id for row_id, _ in group])
+                except Exception as error:
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for row_id, future in group:
+                    if not future.done():
+                        future.set_result(row_id in written)
+        finally:
+            self._busy = False
 
 
 @dataclass
@@ -150,6 +198,8 @@ class OutboxSender:
         # 429 and a pause of a whole second.
         self._global = SlidingWindow(self.limits.per_second, window=1.02)
         self._chat_next: dict[str, float] = {}
+        self._sending = GroupCommit(self._write_sending)
+        self._sent = GroupCommit(self._write_sent)
         self.on_sent: list[Callable[[OutboxMessage, float], None]] = []
         self.on_failed: list[Callable[[OutboxMessage, str], None]] = []
         self.on_retry: list[Callable[[OutboxMessage], None]] = []
@@ -183,7 +233,7 @@ class OutboxSender:
     async def recover(self) -> int:
         """After a crash: release claims never started; mark interrupted sends uncertain."""
         now = self.clock()
-        async with self.db.session() as session, session.begin():
+        async with self.db.write_turn(), self.db.session() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.status == "claimed", OutboxMessage.next_attempt_at < now)
@@ -234,7 +284,7 @@ class OutboxSender:
             .with_for_update(skip_locked=True)
         )
         lease = now + timedelta(seconds=self.limits.lease_seconds)
-        async with self.db.session() as session, session.begin():
+        async with self.db.write_turn(), self.db.session() as session, session.begin():
             rows = await self._first_in_line(
                 session, list((await session.execute(query)).scalars())
             )
@@ -322,13 +372,17 @@ class OutboxSender:
 
     async def _send_one(self, row: OutboxMessage) -> str:
         await self._pace_chat(row)
-        # Mark "sending" once a slot is near, then take the slot right before the call: the
-        # database write must not sit between the slot and the request, or its jitter bunches
-        # requests into the platform's window and costs 429s.
-        await self._global.ready()
-        if not await self._mark_sending(row):
-            return "lost-claim"
+        # The slot first, then "sending", then the call: a row is marked only when its request
+        # is about to leave, so a crash leaves at most the requests truly in flight uncertain.
         await self._global.acquire()
+        try:
+            marked = await self._sending.mark(row.id)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._take_back(row.id))
+            raise
+        if not marked:
+            return "lost-claim"
+        row.attempts += 1
         delivery = self.deliveries[row.channel]
         try:
             await delivery.deliver(row.chat_id, Reply.from_json(row.payload))
@@ -353,13 +407,13 @@ class OutboxSender:
         await self._mark_sent(row)
         return "sent"
 
-    async def _mark_sending(self, row: OutboxMessage) -> bool:
+    async def _write_sending(self, ids: list[int]) -> set[int]:
         now = self.clock()
-        async with self.db.session() as session, session.begin():
+        async with self.db.write_turn(), self.db.session() as session, session.begin():
             result = await session.execute(
                 update(OutboxMessage)
                 .where(
-                    OutboxMessage.id == row.id,
+                    OutboxMessage.id.in_(ids),
                     OutboxMessage.status == "claimed",
                     OutboxMessage.claimed_by == self.worker,
                 )
@@ -368,22 +422,49 @@ class OutboxSender:
                     attempts=OutboxMessage.attempts + 1,
                     next_attempt_at=now + timedelta(seconds=self.limits.lease_seconds),
                 )
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
             )
-        if not getattr(result, "rowcount", 0):
-            return False
-        row.attempts += 1
-        return True
+            return set(result.scalars())
+
+    async def _take_back(self, row_id: int) -> None:
+        """Stopped before the request left: the row is pending again, not uncertain."""
+        await self._sending.settled()
+        async with self.db.write_turn(), self.db.session() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claimed_by == self.worker,
+                )
+                .values(
+                    status="pending",
+                    claimed_by=None,
+                    attempts=OutboxMessage.attempts - 1,
+                    next_attempt_at=self.clock(),
+                )
+            )
+
+    async def _write_sent(self, ids: list[int]) -> set[int]:
+        async with self.db.write_turn(), self.db.session() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(status="sent", sent_at=self.clock(), claimed_by=None, last_error=None)
+                .execution_options(synchronize_session=False)
+            )
+        return set(ids)
 
     async def _set(self, row: OutboxMessage, **values: object) -> None:
-        async with self.db.session() as session, session.begin():
+        async with self.db.write_turn(), self.db.session() as session, session.begin():
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
             )
 
     async def _mark_sent(self, row: OutboxMessage) -> None:
-        now = self.clock()
-        await self._set(row, status="sent", sent_at=now, claimed_by=None, last_error=None)
-        latency = (now - row.created_at).total_seconds()
+        await self._sent.mark(row.id)
+        latency = (self.clock() - row.created_at).total_seconds()
         self.stats.sent += 1
         for hook in self.on_sent:
             hook(row, latency)
@@ -414,7 +495,7 @@ class OutboxSender:
 
     async def _blocked(self, row: OutboxMessage, reason: str) -> None:
         await self._fail(row, f"blocked: {reason}")
-        async with self.db.session() as session, session.begin():
+        async with self.db.write_turn(), self.db.session() as session, session.begin():
             await session.execute(
                 update(Identity)
                 .where(Identity.channel == row.channel, Identity.external_id == row.chat_id)
@@ -433,7 +514,7 @@ class OutboxSender:
     async def _release(self, ids: list[int]) -> None:
         if not ids:
             return
-        async with self.db.session() as session, session.begin():
+        async with self.db.write_turn(), self.db.session() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
                 .where(

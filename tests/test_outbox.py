@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.core.messages import Reply
 from bot.outbox import (
@@ -195,3 +196,39 @@ async def test_sliding_window_never_exceeds_the_limit() -> None:
     for i, start in enumerate(stamps):
         inside = [s for s in stamps[i:] if s < start + 0.2]
         assert len(inside) <= 20
+
+
+async def test_sliding_window_spreads_sends_across_the_window() -> None:
+    # A burst at the top of each second turns a few ms of jitter into a 429 at the platform.
+    window = SlidingWindow(limit=20, window=0.2)
+    stamps: list[float] = []
+    for _ in range(10):
+        await window.acquire()
+        stamps.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert min(gaps) >= 0.2 / 20 * 0.9
+
+
+async def test_a_stop_before_the_request_leaves_gives_the_message_back(db: Database) -> None:
+    """Stopped while "sending" was being written: nothing went out, so it is not uncertain."""
+    await queue(db, "c1", ["a"])
+    platform = RecordingPlatform()
+    sender = OutboxSender(db, {"telegram": platform}, FAST)
+    sender._global.pause(0.3)  # the slot comes only once the test holds the row
+    task = asyncio.create_task(sender.drain_once())
+    for _ in range(500):
+        if (await statuses(db))["c1:a"] == "claimed":
+            break
+        await asyncio.sleep(0.01)
+    async with db.session() as blocker, blocker.begin():
+        # Another transaction holds the row, so the sender's "sending" write waits.
+        await blocker.execute(update(OutboxMessage).values(last_error=None))
+        await asyncio.sleep(0.6)
+        task.cancel()
+        await asyncio.sleep(0.1)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await statuses(db) == {"c1:a": "pending"}
+    assert platform.delivered == []
+    await drain(OutboxSender(db, {"telegram": platform}, FAST))
+    assert platform.delivered == [("c1", "a")]

@@ -479,21 +479,25 @@ class TelegramChannel:
             offset = updates[-1].update_id + 1  # confirmed with the next getUpdates
 
     async def process_batch(self, updates: list[Update]) -> None:
-        """One batch: in order within a chat, chats side by side."""
-        by_chat: dict[str, list[Update]] = {}
+        """One polled batch in one transaction, in update order; raises if not recorded."""
+        pending: list[Incoming] = []
         for item in updates:
-            by_chat.setdefault(_chat_of(item), []).append(item)
-
-        async def one_chat(items: list[Update]) -> None:
-            for item in items:
+            if item.my_chat_member is not None:
+                # Rare, and it must land after the messages before it: flush those first.
+                await self._dispatch(pending)
                 await self.process(item)
+                continue
+            if item.callback_query is not None:
+                self._answer_callback(item.callback_query.id)
+            incoming = to_incoming(item, self.bot_id)
+            if incoming is not None:
+                pending.append(incoming)
+        await self._dispatch(pending)
 
-        results = await asyncio.gather(
-            *(one_chat(items) for items in by_chat.values()), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+    async def _dispatch(self, pending: list[Incoming]) -> None:
+        if pending:
+            await self.dispatcher.handle_batch(pending)
+            pending.clear()
 
     async def process(self, item: Update) -> None:
         """Handle one update durably; raises if it could not be recorded."""
@@ -550,18 +554,6 @@ class TelegramChannel:
             log_failure(log, "webhook: an update could not be processed", error)
             return web.Response(status=500)
         return web.Response(status=200)
-
-
-def _chat_of(item: Update) -> str:
-    for message in (item.message, item.edited_message):
-        if message is not None:
-            return str(message.chat.id)
-    if item.callback_query is not None:
-        query = item.callback_query
-        return str(query.message.chat.id if query.message else query.from_user.id)
-    if item.my_chat_member is not None:
-        return str(item.my_chat_member.chat.id)
-    return f"update:{item.update_id}"
 
 
 def runtime_parts(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +49,25 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._turn = asyncio.Lock() if self.is_sqlite else None
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    @contextlib.asynccontextmanager
+    async def write_turn(self) -> AsyncIterator[None]:
+        """On SQLite, this process's busiest writers take turns, first come first served.
+
+        SQLite has one writer at a time. A writer that finds the file locked naps in the
+        driver's busy handler, longer each time, and keeps missing the short gaps between
+        another writer's transactions: replies waited until a whole rush of updates was
+        recorded. Queueing here instead is fair. PostgreSQL locks rows: no turn needed.
+        """
+        if self._turn is None:
+            yield
+            return
+        async with self._turn:
+            yield
 
     async def ping(self) -> bool:
         try:
