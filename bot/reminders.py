@@ -41,6 +41,7 @@ from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import (
     Account,
+    ConversationState,
     DeadlineDone,
     Identity,
     OrgUnit,
@@ -489,6 +490,8 @@ class Reminders:
     async def plan(self, session: AsyncSession, slot: Slot, directory: Directory) -> SlotPlan:
         occ = slot.occurrence
         deadline = occ.deadline
+        if deadline.for_households:
+            return await self._plan_households(session, slot, directory)
         owing = audience_units(deadline, directory)
         done = await done_units(session, occ, self.config.tz, {u.id for u, _ in owing})
         missing = [(unit, entry) for unit, entry in owing if unit.id not in done]
@@ -517,6 +520,30 @@ class Reminders:
             plan.messages.append(
                 Planned(account_id, slot.lead.step, units, reply, directory.chats[account_id])
             )
+        return plan
+
+    async def _plan_households(
+        self, session: AsyncSession, slot: Slot, directory: Directory
+    ) -> SlotPlan:
+        """Households whose own form is unfinished, decided now: one message each."""
+        occ = slot.occurrence
+        plan = SlotPlan(slot, [])
+        today = slot.fire_at.astimezone(self.config.tz).date()
+        owing = await households_owing(session, occ, self.config.tz)
+        people = await _household_directory(session, set(owing))
+        for account_id, (unit_id, reason) in sorted(owing.items()):
+            account, chats = people.get(account_id, (None, []))
+            if (
+                account is None
+                or not account.push_enabled
+                or account_id in directory.mutes.get(occ.deadline.kind, set())
+                or not chats
+            ):
+                continue
+            unit = directory.units.get(unit_id)
+            units = [unit] if unit else []
+            reply = compose_household(self._t(account), occ, reason, today)
+            plan.messages.append(Planned(account_id, slot.lead.step, units, reply, chats))
         return plan
 
     async def tick(self, now: datetime | None = None) -> int:
@@ -692,6 +719,89 @@ class Reminders:
         )
 
 
+# --------------------------------------------------------------------------- households
+
+# A registration in these states is with the village or the commune: the household is done.
+_WITH_OFFICIALS = ("submitted", "village_confirmed", "approved", "rejected")
+
+
+async def households_owing(
+    session: AsyncSession, occ: Occurrence, tz: ZoneInfo
+) -> dict[int, tuple[int, str]]:
+    """Household accounts with the deadline's form unfinished: id -> (home unit, why).
+
+    "returned": the village head sent it back for correction; "draft": they started the
+    form in the chat and stopped. Decided from the database at the moment of sending.
+    """
+    forms = occ.deadline.submission_forms
+    start = _period_start(occ, tz)
+    owing: dict[int, tuple[int, str]] = {}
+    returned = select(Submission.account_id, Submission.org_unit_id).where(
+        Submission.form_id.in_(forms),
+        Submission.status == "returned",
+        Submission.account_id.is_not(None),
+    )
+    for account_id, unit_id in (await session.execute(returned)).all():
+        if account_id is not None:
+            owing[account_id] = (unit_id or 0, "returned")
+    drafts = (
+        select(ConversationState.account_id, ConversationState.state, Account.home_unit_id)
+        .join(Account, Account.id == ConversationState.account_id)
+        .where(Account.kind == "household", Account.deleted_at.is_(None))
+    )
+    for account_id, state, unit_id in (await session.execute(drafts)).all():
+        form = (state or {}).get("form") or {}
+        if form.get("form") in forms and account_id not in owing:
+            owing[account_id] = (unit_id or 0, "draft")
+    if owing:
+        submitted = select(Submission.account_id).where(
+            Submission.form_id.in_(forms),
+            Submission.status.in_(_WITH_OFFICIALS),
+            Submission.account_id.in_(list(owing)),
+            Submission.updated_at >= start,
+        )
+        for account_id in (await session.execute(submitted)).scalars():
+            if account_id is not None and owing[account_id][1] == "draft":
+                del owing[account_id]
+    return owing
+
+
+async def _household_directory(
+    session: AsyncSession, account_ids: set[int]
+) -> dict[int, tuple[AccountRow, list[tuple[int, str, str]]]]:
+    """Language, pushes on or off and active chats of these households."""
+    if not account_ids:
+        return {}
+    found: dict[int, tuple[AccountRow, list[tuple[int, str, str]]]] = {}
+    query = select(Account.id, Account.locale, Account.push_enabled).where(
+        Account.id.in_(account_ids), Account.deleted_at.is_(None)
+    )
+    for account_id, locale, push in (await session.execute(query)).all():
+        found[account_id] = (AccountRow(account_id, locale, bool(push)), [])
+    chats = (
+        select(Identity.id, Identity.account_id, Identity.channel, Identity.external_id)
+        .where(Identity.active.is_(True), Identity.account_id.in_(list(found)))
+        .order_by(Identity.id)
+    )
+    for identity_id, account_id, channel, chat in (await session.execute(chats)).all():
+        found[account_id][1].append((identity_id, channel, chat))
+    return found
+
+
+def compose_household(t: Translator, occ: Occurrence, reason: str, today: date) -> Reply:
+    """A household's reminder: what is unfinished, until when, and one button to go on."""
+    days = max((occ.due - today).days, 0)
+    text = t(
+        f"reminder.household.{reason}",
+        name=t(occ.deadline.name),
+        due=t.date(occ.due),
+        days=t.number(days),
+        source=occ.deadline.source,
+    )
+    text = f"{text}\n{t('reminder.household.footer')}"
+    return Reply(text, (Button(t("reminder.household.continue"), "hh:continue"),))
+
+
 def _find_occurrence(deadline: Deadline, key: str) -> Occurrence | None:
     return occurrence(deadline, key)
 
@@ -778,8 +888,14 @@ async def occurrence_due_for(
     for deadline in config.deadlines:
         roles |= deadline.roles
     directory = await Directory.load(session, roles)
-    found = []
+    kind = await session.scalar(select(Account.kind).where(Account.id == account_id))
+    found: list[tuple[Occurrence, list[UnitRow], set[int]]] = []
     for occ in upcoming(config.deadlines, today, days=200):
+        if occ.deadline.for_households:
+            # The households' own deadline: theirs to see, nobody else's.
+            if kind == "household":
+                found.append((occ, [], set()))
+            continue
         owing = audience_units(occ.deadline, directory)
         mine = [
             unit

@@ -256,6 +256,8 @@ async def household_button(ctx: Context) -> None:
         await achievement(ctx)
     elif action == "fix":
         await _fix(ctx)
+    elif action == "continue":
+        await _continue(ctx)
     else:
         ctx.say("error.stale_button")
         await show_menu(ctx)
@@ -269,3 +271,15 @@ async def _fix(ctx: Context) -> None:
     answers = await latest_answers(ctx.session, submission.id)
     # Start at the summary: every earlier answer is kept, only what needs fixing changes.
     ctx.start_form(REGISTRATION, prefill=answers)
+
+
+async def _continue(ctx: Context) -> None:
+    """A reminder's button: go on from wherever the registration stands."""
+    if ctx.state.get("form") is not None:
+        # The dispatcher asks again where they stopped; a form under way is never dropped.
+        return
+    submission = await current_registration(ctx)
+    if submission is not None and submission.status == "returned":
+        await _fix(ctx)
+    else:
+        await register(ctx)

@@ -147,6 +147,9 @@ class Audience:
     levels: tuple[str, ...]
     roles: tuple[str, ...]
     fallback: Audience | None = None
+    # Instead of units: households themselves, those whose own submission is unfinished
+    # (a form left half-way, or one returned to them for correction).
+    households: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,10 @@ class Deadline:
             if audience.fallback:
                 found.update(audience.fallback.roles)
         return frozenset(found)
+
+    @property
+    def for_households(self) -> bool:
+        return any(entry.households for entry in self.audience)
 
     def span(self) -> timedelta:
         """How far from its due date a slot of this deadline can fall (for range queries)."""
@@ -338,9 +345,17 @@ def _rule(raw: object, params: Mapping[str, object]) -> DueRule:
     raise ValueError(f"unknown due rule {kind!r} (monthly, yearly, window, once)")
 
 
+HOUSEHOLD_AUDIENCES = ("unfinished",)
+
+
 def _audience(raw: object) -> Audience:
     if not isinstance(raw, dict):
         raise ValueError("each audience entry is a mapping with levels and roles")
+    if "households" in raw:
+        which = raw["households"]
+        if which not in HOUSEHOLD_AUDIENCES or set(raw) != {"households"}:
+            raise ValueError(f"households: one of {', '.join(HOUSEHOLD_AUDIENCES)}, alone")
+        return Audience((), (), None, households=str(which))
     fallback = _audience(raw["else"]) if raw.get("else") is not None else None
     return Audience(
         _strings(raw.get("levels"), "audience.levels"),
@@ -400,6 +415,13 @@ def _deadline(raw: dict[str, Any], params: Mapping[str, object], path: Path) -> 
             last = max(leads, key=lambda lead: _order(lead))
             if _order(escalation) <= _order(last):
                 raise ValueError("the escalation must come after the last lead")
+        if any(entry.households for entry in audience):
+            current = "audience"
+            if not forms or self_declared or escalation is not None:
+                raise ValueError(
+                    "households: done is the submission of their form; no self_declared, "
+                    "no escalation"
+                )
         current = "form"
         form = raw.get("form")
         if form is not None and not isinstance(form, str):

@@ -34,6 +34,7 @@ from bot.storage.models import (
     ReminderMute,
     ReminderOccurrence,
     RoleAssignment,
+    Submission,
 )
 from bot.submissions import create_submission
 from rules.deadlines import occurrence
@@ -63,6 +64,7 @@ PEOPLE = {
     "commune2": ("commune_official", "24958"),
     "province": ("province_official", "68"),
     "family": ("household", "25000-01"),
+    "family2": ("household", "24958-01"),
 }
 
 
@@ -423,6 +425,67 @@ async def test_reminder_buttons_stop_and_start_in_the_chat(
     with time_machine.travel(local(2026, 11, 5, 8, 0), tick=True):
         await worker.tick()
         assert "Hôm nay (05/11/2026) là hạn cuối" in said(await head.poll())
+
+
+async def test_households_are_reminded_of_an_unfinished_registration_until_they_send_it(
+    running: tuple[RunningBot, World], http: aiohttp.ClientSession, settings: Settings
+) -> None:
+    bot, world = running
+    services = bot.app.services
+    worker = Reminders(services.db, reminder_config(settings))
+    family = WebChat(bot.url, "family", http)
+    family2 = WebChat(bot.url, "family2", http)
+    # family starts registering and stops at the phone number; family2's registration was
+    # returned by the village head for a correction.
+    with time_machine.travel(local(2026, 12, 6, 10, 0), tick=True):
+        assert "Họ và tên chủ hộ" in said(await family.send_text("/dangky"))
+        assert "Số điện thoại" in said(await family.send_text("Nguyễn Văn An"))
+    async with services.db.session() as session, session.begin():
+        returned = await create_submission(
+            session,
+            form_id="household_exit_registration",
+            form_version=services.forms["household_exit_registration"].version,
+            account_id=world.people["family2"],
+            org_unit_id=world.units["24958-01"],
+            answers={"head_name": "Trần Thị Bình", "members": 4},
+            now=datetime.now(UTC),
+            receipt_prefix="TN",
+        )
+        returned.status = "returned"
+    with time_machine.travel(local(2026, 12, 7, 8, 0), tick=True):
+        await worker.tick()
+        pushed = await family.poll()
+        text = said(pushed)
+        assert "đăng ký thoát nghèo còn dở" in text and "14/12/2026" in text
+        assert "còn 7 ngày" in text and "Căn cứ: QĐ 24/2021/QĐ-TTg" in text
+        assert buttons(pushed) == {"📝 Tiếp tục đăng ký": "hh:continue"}
+        assert "trả lại để bổ sung" in said(await family2.poll())
+        assert said(await WebChat(bot.url, "family3", http).poll()) == ""
+        # The button goes on where they stopped: the name is kept, the phone is asked.
+        assert "Số điện thoại" in said(await family.send_payload("hh:continue"))
+        assert "Số CCCD" in said(await family.send_text("0912 345 678"))
+        # family2's button opens the returned registration with its answers kept.
+        fixing = said(await family2.send_payload("hh:continue"))
+        assert "Số điện thoại" in fixing and "Họ và tên chủ hộ" not in fixing
+    with time_machine.travel(local(2026, 12, 12, 7, 59), tick=True):
+        async with services.db.session() as session, session.begin():
+            await session.execute(
+                update(Submission).where(Submission.id == returned.id).values(status="submitted")
+            )
+    with time_machine.travel(local(2026, 12, 12, 8, 0), tick=True):
+        await worker.tick()
+        assert "còn 2 ngày" in said(await family.poll())
+        # Sent again at 07:59: no 08:00 reminder.
+        assert said(await family2.poll()) == ""
+    async with services.db.session() as session:
+        query = select(ReminderOccurrence.account_id, ReminderOccurrence.step).where(
+            ReminderOccurrence.deadline_id == "household_registration"
+        )
+        got = sorted((await session.execute(query)).all())
+    ids = world.people
+    assert got == sorted(
+        [(ids["family"], "-7d"), (ids["family2"], "-7d"), (ids["family"], "-2d")]
+    )
 
 
 async def test_stop_withdraws_what_is_already_queued(
