@@ -19,6 +19,7 @@ _KEY_FUNCTIONS = {
     "t",
     "ParseError",
     "InvitationError",
+    "LinkRefused",
     "BadRequest",
     "menu",
     "show_menu",
@@ -41,12 +42,15 @@ def extract_python_keys(
         if not isinstance(node, ast.Call) or _name(node.func) not in _KEY_FUNCTIONS:
             continue
         for arg in node.args[:2]:
-            if (
-                isinstance(arg, ast.Constant)
-                and isinstance(arg.value, str)
-                and KEY.match(arg.value)
-            ):
-                yield node.lineno, "", arg.value, []
+            # t("a.b" if done else "a.c"): both keys are used.
+            choices = [arg.body, arg.orelse] if isinstance(arg, ast.IfExp) else [arg]
+            for choice in choices:
+                if (
+                    isinstance(choice, ast.Constant)
+                    and isinstance(choice.value, str)
+                    and KEY.match(choice.value)
+                ):
+                    yield node.lineno, "", choice.value, []
 
 
 def form_keys(form: dict[str, Any]) -> Iterator[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.model import FormDef
@@ -13,18 +13,25 @@ from bot.storage.models import (
     Account,
     ConversationState,
     Identity,
+    LinkCode,
     OutboxMessage,
     ProcessedUpdate,
     Question,
     RoleAssignment,
     Submission,
     SubmissionRevision,
+    ZaloChatMenu,
+    ZaloFile,
+    ZaloOAInboxEvent,
+    ZaloOAUser,
 )
 
-__all__ = ["erase_account", "export_account", "public_answers"]
+__all__ = ["ZALO_OA_CHANNEL", "erase_account", "export_account", "public_answers"]
 
 # Types that identify a person whatever the form says.
 _PERSONAL_TYPES = {"cccd", "phone", "attachment"}
+# bot.channels.zalo_oa.CHANNEL, named here so that privacy needs no channel code loaded.
+ZALO_OA_CHANNEL = "zalo_oa"
 
 
 def public_answers(answers: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +88,11 @@ async def export_account(session: AsyncSession, account: Account, now: datetime)
         .scalars()
         .all()
     )
+    link_codes = (
+        await session.execute(
+            select(LinkCode).where(LinkCode.account_id == account.id).order_by(LinkCode.id)
+        )
+    ).scalars()
     return {
         "exported_at": now.isoformat(),
         "account": {
@@ -92,9 +104,23 @@ async def export_account(session: AsyncSession, account: Account, now: datetime)
             "consent_at": account.consent_at.isoformat() if account.consent_at else None,
             "notifications_enabled": account.push_enabled,
         },
+        # Every channel linked to the account, the one used to ask included.
         "channels": [
-            {"channel": i.channel, "id": i.external_id, "since": i.created_at.isoformat()}
+            {
+                "channel": i.channel,
+                "id": i.external_id,
+                "since": i.created_at.isoformat(),
+                "reachable": i.active,
+            }
             for i in identities
+        ],
+        "link_codes": [
+            {
+                "created_at": c.created_at.isoformat(),
+                "expires_at": c.expires_at.isoformat(),
+                "used_at": c.used_at.isoformat() if c.used_at else None,
+            }
+            for c in link_codes
         ],
         "roles": [{"role": r.role, "org_unit_id": r.org_unit_id} for r in roles],
         "submissions": exported_submissions,
@@ -144,12 +170,16 @@ async def erase_account(
         .where(Question.account_id == account.id)
         .values(account_id=None, text="", answer=None)
     )
-    for model in (Identity, RoleAssignment):
-        rows = (
-            await session.execute(select(model).where(model.account_id == account.id))
-        ).scalars()
-        for row in rows:
-            await session.delete(row)
+    identities = list(
+        (await session.execute(select(Identity).where(Identity.account_id == account.id))).scalars()
+    )
+    await _erase_zalo_traces(session, [(i.channel, i.external_id) for i in identities], now)
+    await session.execute(delete(LinkCode).where(LinkCode.account_id == account.id))
+    roles = (
+        await session.execute(select(RoleAssignment).where(RoleAssignment.account_id == account.id))
+    ).scalars()
+    for row in [*identities, *roles]:
+        await session.delete(row)
     state = await session.get(ConversationState, account.id)
     if state is not None:
         await session.delete(state)
@@ -177,3 +207,28 @@ async def erase_account(
     account.onboarded_at = None
     account.push_enabled = False
     account.deleted_at = now
+
+
+async def _erase_zalo_traces(
+    session: AsyncSession, chats: list[tuple[str, str]], now: datetime
+) -> None:
+    """What the Zalo channels keep per chat: the last menu, files offered as links, the OA's
+    reply window and events not processed yet (their content: the key stays, so that a
+    re-delivery is still recognised and ignored)."""
+    if not chats:
+        return
+    for model in (ZaloChatMenu, ZaloFile):
+        await session.execute(
+            delete(model).where(
+                or_(*((model.channel == ch) & (model.chat_id == chat) for ch, chat in chats))
+            )
+        )
+    oa_users = [chat for channel, chat in chats if channel == ZALO_OA_CHANNEL]
+    if not oa_users:
+        return
+    await session.execute(delete(ZaloOAUser).where(ZaloOAUser.user_id.in_(oa_users)))
+    await session.execute(
+        update(ZaloOAInboxEvent)
+        .where(ZaloOAInboxEvent.user_id.in_(oa_users), ZaloOAInboxEvent.processed_at.is_(None))
+        .values(payload={}, processed_at=now, claimed_by=None, last_error="erased with the account")
+    )

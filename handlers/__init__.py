@@ -7,6 +7,7 @@ from handlers import (
     account,
     fallback,
     household,
+    linking,
     menu,
     questions,
     reminders,
@@ -25,6 +26,7 @@ def build_router() -> Router:
     for module in (
         start,
         account,
+        linking,
         menu,
         household,
         review,
@@ -38,4 +40,6 @@ def build_router() -> Router:
         router.include(module.router)
     # Free text that reaches the fallback and starts with "bc" is a village head's quick entry.
     router.fallback = village.with_quick_entry(router.fallback)
+    # "liên kết 123456" typed as words links channels rather than asking a question.
+    router.fallback = linking.with_typed_link(router.fallback)
     return router

@@ -70,9 +70,13 @@ async def privacy_command(ctx: Context) -> None:
 @router.command("mydata")
 async def mydata_command(ctx: Context) -> None:
     account = ctx.account
-    identities = (
-        await ctx.session.execute(select(Identity.channel).where(Identity.account_id == account.id))
-    ).scalars()
+    identities = list(
+        (
+            await ctx.session.execute(
+                select(Identity.channel).where(Identity.account_id == account.id)
+            )
+        ).scalars()
+    )
     count = await ctx.session.scalar(
         select(func.count(Submission.id)).where(Submission.account_id == account.id)
     )
@@ -94,6 +98,9 @@ async def mydata_command(ctx: Context) -> None:
         buttons=(
             Button(ctx.t("menu.export"), "account:export"),
             Button(ctx.t("menu.delete"), "account:delete"),
+            Button(ctx.t("link.new"), "link:new"),
+            # Unlinking is offered only when there is a channel to spare.
+            *((Button(ctx.t("link.unlink"), "link:unlink"),) if len(identities) > 1 else ()),
         ),
     )
 

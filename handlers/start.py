@@ -11,6 +11,7 @@ from bot.forms.parsing import ParseError, parse_yes_no
 from bot.invitations import InvitationError, accept_invitation
 from bot.storage.models import RoleAssignment
 from bot.text import fold
+from handlers.linking import typed_link
 from handlers.menu import show_menu
 
 __all__ = ["router"]
@@ -79,6 +80,8 @@ def _ask(ctx: Context, step: str) -> None:
 
 async def onboarding(ctx: Context) -> None:
     """Every input of a person who has not finished onboarding lands here."""
+    if not ctx.resuming and await _not_onboarding(ctx):
+        return
     step = _step(ctx).get("step")
     if step is None or ctx.resuming:
         _ask(ctx, _resume_step(ctx, step))
@@ -91,6 +94,20 @@ async def onboarding(ctx: Context) -> None:
         "place": _on_place_cancelled,
     }[step]
     await handler(ctx)
+
+
+async def _not_onboarding(ctx: Context) -> bool:
+    """Text for something else begun before onboarding ends: a flow (typing a link code) or
+    "liên kết 123456" typed as words. True when it was handled."""
+    flow = ctx.router.flows.get(str(ctx.state.get("flow") or ""))
+    text = ctx.incoming.text or ""
+    if flow is not None:
+        if text and not text.startswith("/") and not ctx.incoming.payload:
+            await flow(ctx)
+            return True
+        # An onboarding button or a command that needs onboarding: back to onboarding.
+        ctx.set_flow(None)
+    return await typed_link(ctx)
 
 
 def _resume_step(ctx: Context, step: str | None) -> str:

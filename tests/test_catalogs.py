@@ -20,7 +20,18 @@ LOCALES = REPO / "locales"
 LANGUAGES = ("vi", "en")
 TELEGRAM_COMMANDS = {
     f"command.{name}"
-    for name in ("start", "menu", "help", "cancel", "lang", "privacy", "mydata", "export", "delete")
+    for name in (
+        "start",
+        "menu",
+        "help",
+        "cancel",
+        "lang",
+        "privacy",
+        "mydata",
+        "link",
+        "export",
+        "delete",
+    )
 }
 
 

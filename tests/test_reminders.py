@@ -483,9 +483,7 @@ async def test_households_are_reminded_of_an_unfinished_registration_until_they_
         )
         got = sorted((await session.execute(query)).all())
     ids = world.people
-    assert got == sorted(
-        [(ids["family"], "-7d"), (ids["family2"], "-7d"), (ids["family"], "-2d")]
-    )
+    assert got == sorted([(ids["family"], "-7d"), (ids["family2"], "-7d"), (ids["family"], "-2d")])
 
 
 async def test_stop_withdraws_what_is_already_queued(

@@ -21,7 +21,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.channels.telegram import CHANNEL, TelegramDelivery, to_incoming, update_key
+from bot.core.context import Context
 from bot.core.messages import Attachment, Button, Reply
+from bot.core.router import Router
+from bot.i18n import translator
 from bot.outbox import Blocked, Rejected, RetryAfter, Transient
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -34,10 +37,22 @@ from tests.support.transcripts import Transcript, find_button, load_transcripts,
 
 TRANSCRIPTS = load_transcripts()
 CHAT = 4242
+TRANSLATE = translator("vi", "Asia/Ho_Chi_Minh")
 SECRET = "test-webhook-secret_0123"
 Mode = Literal["polling", "webhook"]
 MODES: list[Mode] = ["polling", "webhook"]
-COMMANDS = ["start", "menu", "help", "cancel", "lang", "privacy", "mydata", "export", "delete"]
+COMMANDS = [
+    "start",
+    "menu",
+    "help",
+    "cancel",
+    "lang",
+    "privacy",
+    "mydata",
+    "lienket",
+    "export",
+    "delete",
+]
 
 
 @pytest.fixture
@@ -150,6 +165,46 @@ async def test_a_redelivered_update_is_answered_once(
     assert await count(db, ProcessedUpdate.id, ProcessedUpdate.channel == CHANNEL) == 1
     key = update_key(fake.bot_id, update["update_id"])
     assert await count(db, ProcessedUpdate.id, ProcessedUpdate.update_key == key) == 1
+
+
+async def test_a_batch_with_a_failing_journey_answers_everyone_once(
+    settings: Settings, fake: FakeTelegram
+) -> None:
+    """A morning rush in one getUpdates batch (more than one chunk); one update hits a bug."""
+    bot = await start(settings, fake)
+    try:
+        broken = Router()
+
+        @broken.command("boom", onboarded=False)
+        async def explode(ctx: Context) -> None:
+            raise RuntimeError("a bug in a journey")
+
+        bot.app.dispatcher.router.include(broken)
+        chats = [CHAT + n for n in range(25)]
+        updates = [
+            fake.user_text(chat, "/boom" if n == 22 else "/start") for n, chat in enumerate(chats)
+        ]
+        updates.append(fake.user_text(chats[0], "/help"))  # the same person again, same batch
+        fake.inject(*updates)
+
+        async def everyone_answered() -> bool:
+            return all(fake.texts_to(chat) for chat in chats) and len(fake.texts_to(chats[0])) >= 3
+
+        await eventually(everyone_answered, timeout=20)
+        await asyncio.sleep(0.3)  # anything doubled would arrive now
+        for n, chat in enumerate(chats[1:], 1):
+            texts = fake.texts_to(chat)
+            if n == 22:
+                assert texts == [TRANSLATE("error.internal")]
+            else:
+                assert len(texts) == 1 and "Xin chào" in texts[0]
+        # The first person: greeting, then /help in order, then the language question again.
+        first = fake.texts_to(chats[0])
+        assert len(first) == 3 and "Xin chào" in first[0] and "/menu" in first[1]
+        db = bot.app.services.db
+        assert await count(db, ProcessedUpdate.id) == len(updates)
+    finally:
+        await bot.stop()
 
 
 async def test_webhook_refuses_a_missing_or_wrong_secret(

@@ -127,6 +127,7 @@ def bot_commands(t: Translator) -> list[BotCommand]:
         BotCommand(command="lang", description=t("command.lang")),
         BotCommand(command="privacy", description=t("command.privacy")),
         BotCommand(command="mydata", description=t("command.mydata")),
+        BotCommand(command="lienket", description=t("command.link")),
         BotCommand(command="export", description=t("command.export")),
         BotCommand(command="delete", description=t("command.delete")),
     ]

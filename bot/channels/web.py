@@ -57,8 +57,8 @@ class WebChannel:
             result = await self.dispatcher.handle(incoming)
         except (OperationalError, InterfaceError):
             # Nothing was recorded; the page keeps the text and the same message id to retry.
-            message = translator(self.services.settings.default_locale)("web.busy")
-            return web.json_response({"error": message}, status=503)
+            t = translator(self.services.settings.default_locale)
+            return web.json_response({"error": t("web.busy")}, status=503)
         if result.duplicate:
             # A retry after a lost response: answer again with what the first one said.
             replies = await self._replies_of(result.update_id)

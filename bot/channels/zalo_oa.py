@@ -39,8 +39,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.channels.membership import record_reachability
@@ -55,6 +56,7 @@ from bot.outbox import Blocked, Rejected, RetryAfter, SlidingWindow, Transient
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import (
+    Identity,
     ZaloOAInboxEvent,
     ZaloOAToken,
     ZaloOAUser,
@@ -428,23 +430,71 @@ class ReplyWindow:
         self.clock = clock
 
     async def closed(self, user_id: str) -> str | None:
-        """Why a message cannot go now, or None when it can."""
+        """Why a message cannot go now, or None when it can.
+
+        The reason also names the person's other channels: a push is queued for each of
+        them, so admins see whether it reached the person some other way.
+        """
         async with self.db.session() as session:
             row = await session.get(ZaloOAUser, user_id)
+            if row is None:
+                last = await self._last_event(session, user_id)
+                if last is not None and self.clock() - last <= timedelta(hours=self.hours):
+                    # The person's data was just erased (the goodbye still goes out).
+                    return None
+            why = self._why(row)
+            if why is None:
+                return None
+            return f"{OUTSIDE_WINDOW}: {why}; {await self._elsewhere(session, user_id)}"
+
+    def _why(self, row: ZaloOAUser | None) -> str | None:
         if row is None:
-            return f"{OUTSIDE_WINDOW}: no message from the person yet"
+            return "no message from the person yet"
         age = self.clock() - row.last_message_at
         if age > timedelta(hours=self.hours):
             return (
-                f"{OUTSIDE_WINDOW}: last message from the person "
-                f"{age.total_seconds() / 3600:.0f} h ago (window {self.hours:g} h)"
+                f"last message from the person {age.total_seconds() / 3600:.0f} h ago "
+                f"(window {self.hours:g} h)"
             )
         if row.replies_since >= self.messages:
             return (
-                f"{OUTSIDE_WINDOW}: {row.replies_since} messages already sent since the "
-                f"person's last message (limit {self.messages})"
+                f"{row.replies_since} messages already sent since the person's last "
+                f"message (limit {self.messages})"
             )
         return None
+
+    @staticmethod
+    async def _last_event(session: AsyncSession, user_id: str) -> datetime | None:
+        """When the person last wrote, from the inbox: /delete takes the window row away."""
+        last: datetime | None = await session.scalar(
+            select(func.max(ZaloOAInboxEvent.received_at)).where(
+                ZaloOAInboxEvent.user_id == user_id,
+                ZaloOAInboxEvent.event_name.in_(MESSAGE_EVENTS),
+            )
+        )
+        return last
+
+    @staticmethod
+    async def _elsewhere(session: AsyncSession, user_id: str) -> str:
+        mine = select(Identity.account_id).where(
+            Identity.channel == CHANNEL, Identity.external_id == user_id
+        )
+        others = (
+            await session.execute(
+                select(Identity.channel)
+                .where(
+                    Identity.account_id.in_(mine.scalar_subquery()),
+                    Identity.active.is_(True),
+                    Identity.channel != CHANNEL,
+                )
+                .distinct()
+                .order_by(Identity.channel)
+            )
+        ).scalars()
+        names = ", ".join(others)
+        if not names:
+            return "the person has no other channel"
+        return f"other channels of the person: {names} (each gets its own copy of a push)"
 
     async def count(self, user_id: str) -> None:
         async with self.db.session() as session, session.begin():

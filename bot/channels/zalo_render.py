@@ -232,6 +232,10 @@ class MenuStore:
             try:
                 async with self.db.session() as session, session.begin():
                     row = await session.get(ZaloChatMenu, (self.channel, chat_id))
+                    if row is None and not menu.options:
+                        # Nothing to read back: no row is the same as an empty one, and a
+                        # goodbye after /delete must not leave one behind.
+                        return
                     if row is None:
                         row = ZaloChatMenu(channel=self.channel, chat_id=chat_id)
                         session.add(row)
@@ -333,8 +337,9 @@ class FileLinks:
         self.hours = hours
         self.clock = clock
 
-    async def link(self, attachment: Attachment) -> str | None:
-        """A download link for the file; None when this server has no public address."""
+    async def link(self, attachment: Attachment, channel: str, chat_id: str) -> str | None:
+        """A download link for the file made for that chat; None when this server has no
+        public address. The chat is kept with the file so that erasing the person finds it."""
         if self.base_url is None or attachment.content is None:
             return None
         now = self.clock()
@@ -349,6 +354,8 @@ class FileLinks:
                     content_b64=base64.b64encode(attachment.content).decode(),
                     created_at=now,
                     expires_at=now + timedelta(hours=self.hours),
+                    channel=channel,
+                    chat_id=chat_id,
                 )
             )
         return f"{self.base_url}/zalo/files/{token}/{quote(attachment.filename)}"
@@ -415,7 +422,7 @@ async def plan(
     menu = render(text, reply.buttons, turn.start, t)
     pieces = [Piece("text", part) for part in split_long_text(menu.text, limit) if part.strip()]
     if attachment is not None:
-        url = await files.link(attachment)
+        url = await files.link(attachment, menus.channel, chat_id)
         if photos and url is not None and attachment.kind == "photo":
             pieces.append(Piece("photo", url))
         else:

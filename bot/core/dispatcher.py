@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 # sender's turn (the replies) comes every few tens of milliseconds.
 _BATCH_CHUNK = 20
 
-_COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+# Letters with or without diacritics: "/đăngký" is "/dangky", as people type it on a phone.
+_COMMAND = re.compile(r"^/([^\W\d]\w{0,31})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 # Plain words people type instead of a command.
 _WORD_COMMANDS = {
     "menu": "menu",
@@ -72,9 +73,9 @@ def parse_command(text: str | None) -> tuple[str | None, str]:
         return None, ""
     if unicodedata.normalize("NFC", text).strip(" .!?").lower() in _STOP_WORDS:
         return "stop", ""
-    match = _COMMAND.match(text.strip())
+    match = _COMMAND.match(unicodedata.normalize("NFC", text.strip()))
     if match:
-        return match.group(1).lower(), (match.group(2) or "").strip()
+        return fold(match.group(1)), (match.group(2) or "").strip()
     word = _WORD_COMMANDS.get(fold(text).strip(" .!?"))
     return (word, "") if word else (None, "")
 
@@ -306,6 +307,8 @@ class Dispatcher:
                 Identity.account_id == note.account_id, Identity.active.is_(True)
             )
             for identity in (await session.execute(query)).scalars():
+                if identity.id == ctx.identity.id:
+                    continue  # the chat being written from has the replies already
                 rows.append(
                     OutboxMessage(
                         idempotency_key=f"{note.key}:{identity.id}",

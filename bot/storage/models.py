@@ -505,9 +505,13 @@ class ZaloOAInboxEvent(Base):
 
 
 class ZaloFile(Base):
-    """A file offered on Zalo as an expiring link (Zalo bots cannot upload files)."""
+    """A file offered on Zalo as an expiring link (Zalo bots cannot upload files).
+
+    ``channel``/``chat_id`` say whom it was made for, so erasing the person removes it.
+    """
 
     __tablename__ = "zalo_files"
+    __table_args__ = (Index("ix_zalo_files_chat", "channel", "chat_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
@@ -516,6 +520,8 @@ class ZaloFile(Base):
     content_b64: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    chat_id: Mapped[str | None] = mapped_column(String(100))
 
 
 __all__ += ["ZaloChatMenu", "ZaloFile", "ZaloOAInboxEvent", "ZaloOAToken", "ZaloOAUser"]
