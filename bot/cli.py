@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot import reminders_cli
+from bot import awards_cli, reminders_cli
 from bot.roles import INVITABLE_ROLES
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -415,11 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     criteria.add_argument("file", nargs="?", help="JSON file with the figures (default: stdin)")
     criteria.add_argument("--json", action="store_true", help='print {"eligible", "reasons"}')
     reminders_cli.add_parsers(commands)
+    awards_cli.add_parsers(commands)
     return parser
 
 
 COMMANDS: dict[str, Command] = {
     **reminders_cli.COMMANDS,
+    **awards_cli.COMMANDS,
     "run": _run,
     "migrate": _migrate,
     "orgunits": _orgunits_import,

@@ -21,6 +21,8 @@ _KEY_FUNCTIONS = {
     "InvitationError",
     "LinkRefused",
     "BadRequest",
+    "Reason",
+    "AwardInputError",
     "menu",
     "show_menu",
     "QuickProblem",
@@ -106,6 +108,18 @@ def _deadline_families() -> dict[str, tuple[str, ...]]:
     }
 
 
+_AWARD_STATUSES = (
+    "draft",
+    "proposed",
+    "returned",
+    "late",
+    "submitted",
+    "approved",
+    "awarded",
+    "rejected",
+    "withdrawn",
+)
+
 # Keys built at run time from a known set of values (roles, kinds, channels...).
 DYNAMIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "role": (
@@ -136,6 +150,29 @@ DYNAMIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "village.view.status": ("open", "reopened", "locked", "future"),
     "village.reopen.not_locked": ("open", "reopened", "future"),
     "announce.role": ("village_head", "commune_official", "household", "all"),
+    # Award nominations (handlers/award*.py): statuses, the council's buttons, XLSX columns.
+    "award.status": _AWARD_STATUSES,
+    "award.status_short": _AWARD_STATUSES,
+    "award.button": ("accept", "approve", "more", "reject", "award"),
+    "award.xlsx": (
+        "number",
+        "code",
+        "award",
+        "year",
+        "group",
+        "nominee",
+        "place",
+        "presenting",
+        "status",
+        "verdict",
+        "missing",
+        "late",
+        "submitted",
+        "over",
+    ),
+    "award.xlsx.quota": ("award", "year", "quota", "count", "min", "max", "flag"),
+    "award.xlsx.verdict": ("yes", "no", "council"),
+    "award.xlsx.flag": ("over", "under", "ok"),
     **_deadline_families(),
 }
 

@@ -12,8 +12,10 @@ from bot.forms.model import FormDef
 from bot.storage.models import (
     Account,
     ConversationState,
+    DossierPart,
     Identity,
     LinkCode,
+    Nomination,
     OutboxMessage,
     ProcessedUpdate,
     Question,
@@ -28,6 +30,8 @@ from bot.storage.models import (
 
 __all__ = ["ZALO_OA_CHANNEL", "erase_account", "export_account", "public_answers"]
 
+# A nomination in these states is an authority's published decision: it stays as it is.
+_DECIDED_NOMINATIONS = ("approved", "awarded")
 # Types that identify a person whatever the form says.
 _PERSONAL_TYPES = {"cccd", "phone", "attachment"}
 # bot.channels.zalo_oa.CHANNEL, named here so that privacy needs no channel code loaded.
@@ -93,6 +97,18 @@ async def export_account(session: AsyncSession, account: Account, now: datetime)
             select(LinkCode).where(LinkCode.account_id == account.id).order_by(LinkCode.id)
         )
     ).scalars()
+    nominations = (
+        await session.execute(
+            select(Nomination)
+            .where(
+                or_(
+                    Nomination.nominee_account_id == account.id,
+                    Nomination.nominator_account_id == account.id,
+                )
+            )
+            .order_by(Nomination.id)
+        )
+    ).scalars()
     return {
         "exported_at": now.isoformat(),
         "account": {
@@ -123,6 +139,19 @@ async def export_account(session: AsyncSession, account: Account, now: datetime)
             for c in link_codes
         ],
         "roles": [{"role": r.role, "org_unit_id": r.org_unit_id} for r in roles],
+        # Award nominations of the person (as nominee) or made by them (as an official).
+        "nominations": [
+            {
+                "code": n.code,
+                "award": n.award,
+                "year": n.year,
+                "nominee": n.nominee_name,
+                "as": "nominee" if n.nominee_account_id == account.id else "nominator",
+                "status": n.status,
+                "created_at": n.created_at.isoformat(),
+            }
+            for n in nominations
+        ],
         "submissions": exported_submissions,
         "questions": [
             {
@@ -164,6 +193,7 @@ async def erase_account(
             if revision.author_account_id == account.id:
                 revision.author_account_id = None
         submission.account_id = None
+    await _erase_nominations(session, account, now)
     # A question is the person's own words: nothing in it is kept for officials.
     await session.execute(
         update(Question)
@@ -207,6 +237,39 @@ async def erase_account(
     account.onboarded_at = None
     account.push_enabled = False
     account.deleted_at = now
+
+
+async def _erase_nominations(session: AsyncSession, account: Account, now: datetime) -> None:
+    """A nomination still under way is withdrawn and loses the person's name; a decided one
+    (approved, awarded) is the authority's published act and keeps it, pointing to no one."""
+    await session.execute(
+        update(Nomination)
+        .where(
+            Nomination.nominee_account_id == account.id,
+            Nomination.status.not_in(_DECIDED_NOMINATIONS),
+        )
+        .values(
+            status="withdrawn",
+            nominee_name="",
+            reason="erased at the person's request",
+            updated_at=now,
+        )
+    )
+    await session.execute(
+        update(Nomination)
+        .where(Nomination.nominee_account_id == account.id)
+        .values(nominee_account_id=None)
+    )
+    await session.execute(
+        update(Nomination)
+        .where(Nomination.nominator_account_id == account.id)
+        .values(nominator_account_id=None)
+    )
+    await session.execute(
+        update(DossierPart)
+        .where(DossierPart.uploaded_by_account_id == account.id)
+        .values(uploaded_by_account_id=None)
+    )
 
 
 async def _erase_zalo_traces(

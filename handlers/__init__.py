@@ -5,6 +5,9 @@ from __future__ import annotations
 from bot.core.router import Router
 from handlers import (
     account,
+    award_dossier,
+    award_overview,
+    awards,
     fallback,
     household,
     linking,
@@ -35,6 +38,9 @@ def build_router() -> Router:
         reminders,
         village,
         village_officials,
+        awards,
+        award_dossier,
+        award_overview,
         fallback,
     ):
         router.include(module.router)

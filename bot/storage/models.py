@@ -548,3 +548,84 @@ class LinkCode(Base):
 
 
 __all__ += ["LinkCode"]
+
+
+# --------------------------------------------------------------------------- awards (issue 9)
+
+
+class Nomination(Base):
+    """One nominee proposed for one award of one year, and where its dossier stands.
+
+    draft → proposed (a village head's, to the commune) → submitted (or late, until the
+    standing agency accepts it) → approved → awarded; returned (more asked for) goes back to
+    be completed; rejected and withdrawn end it. Every change is in the audit log.
+    """
+
+    __tablename__ = "nominations"
+    __table_args__ = (Index("ix_nominations_round", "award", "year", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    award: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int] = mapped_column(Integer)
+    nominee_group: Mapped[str] = mapped_column(String(20))
+    # "unit:<code>" or "name:<unit code>:<group>:<folded name>": what award history is keyed by.
+    nominee_key: Mapped[str] = mapped_column(String(200), index=True)
+    nominee_name: Mapped[str] = mapped_column(String(200))
+    # The unit itself for units; the household's village or the nominator's unit otherwise.
+    nominee_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    nominee_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    nominator_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    nominator_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    submitting_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    # The achievement report typed in for a unit or a person (households send their own).
+    report_submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+
+
+class DossierPart(Base):
+    """A file of a nomination's dossier sent in chat; the newest of each part counts."""
+
+    __tablename__ = "dossier_parts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nomination_id: Mapped[int] = mapped_column(ForeignKey("nominations.id"), index=True)
+    part: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(200))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))  # photo | document
+    file_ref: Mapped[str | None] = mapped_column(String(500))
+    uploaded_by_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AwardHistory(Base):
+    """An award someone received: imported for past years or written when one is awarded.
+
+    Prerequisites ("at least 2 chairman's certificates for this movement") read it.
+    """
+
+    __tablename__ = "award_history"
+    __table_args__ = (UniqueConstraint("nominee_key", "award", "year", "movement"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nominee_key: Mapped[str] = mapped_column(String(200))
+    nominee_name: Mapped[str] = mapped_column(String(200))
+    nominee_group: Mapped[str] = mapped_column(String(20))
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    award: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int] = mapped_column(Integer)
+    movement: Mapped[str] = mapped_column(String(60))
+    decision: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))  # import | nomination
+    nomination_id: Mapped[int | None] = mapped_column(ForeignKey("nominations.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+__all__ += ["AwardHistory", "DossierPart", "Nomination"]

@@ -129,6 +129,9 @@ class TelegramChat:
             update = self.fake.user_text(self.chat_id, text, language_code=self.language_code)
         return await self.send_update(update)
 
+    async def send_file(self, filename: str) -> list[Reply]:
+        return await self.send_update(self.fake.user_document(self.chat_id, file_name=filename))
+
     async def send_payload(self, payload: str) -> list[Reply]:
         # The latest bot message offering this button; a forged payload rides on the latest.
         update = self.fake.user_callback(self.chat_id, payload, check_button=False)

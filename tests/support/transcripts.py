@@ -6,6 +6,8 @@ buttons). ``bot`` lists texts that must appear, in order, in what the bot answer
 lists button titles that must be offered; ``absent`` lists texts that must not appear.
 ``as: NAME`` makes the step another person's (a village head next to a household);
 ``inbox: true`` reads what was pushed to that person since their last step.
+``upload: NAME`` sends a file (a scan of a signed paper): a document where the channel takes
+documents, a photo where it only takes photos (Zalo), so the bot must accept both.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Chat(Protocol):
     async def send_text(self, text: str) -> list[Reply]: ...
     async def send_payload(self, payload: str) -> list[Reply]: ...
     async def inbox(self) -> list[Reply]: ...
+    async def send_file(self, filename: str) -> list[Reply]: ...
 
 
 ChatFactory = Callable[[str], Chat]
@@ -105,8 +108,12 @@ async def run_steps(
             last = await chat.send_payload(payload)
         elif "payload" in step:
             last = await chat.send_payload(substitute(str(step["payload"]), names))
+        elif "upload" in step:
+            last = await chat.send_file(str(step["upload"]))
         else:
-            raise AssertionError(f"{where}: a step needs user, press, payload, inbox or hook")
+            raise AssertionError(
+                f"{where}: a step needs user, press, payload, upload, inbox or hook"
+            )
         seen[person] = last
         check_step(step, last, where, names)
     return last

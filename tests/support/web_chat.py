@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import mimetypes
 from typing import Any
 
 import aiohttp
@@ -46,6 +48,12 @@ class WebChat:
 
     async def inbox(self) -> list[Reply]:
         return await self.poll()
+
+    async def send_file(self, filename: str) -> list[Reply]:
+        mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        content = base64.b64encode(f"%PDF-1.4 {filename}\n%%EOF\n".encode()).decode()
+        attachment = {"filename": filename, "mime_type": mime, "content_b64": content}
+        return self.replies(await self.post({"attachment": attachment}))
 
     async def poll(self) -> list[Reply]:
         url = f"{self.base_url}/api/chat/poll"

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import re
 import time
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -207,6 +208,16 @@ class _ZaloChat:
     async def _deliver_empty(self) -> str:
         raise NotImplementedError
 
+    async def _deliver_image(self, url: str) -> str:
+        raise NotImplementedError
+
+    async def send_file(self, filename: str) -> list[Reply]:
+        """Zalo takes photos only: a file is sent as the photo of a page."""
+        self._unread.extend(self._take())
+        url = f"https://photo-stal.zadn.vn/{Path(filename).stem}.jpg"
+        await self.watch.settled(await self._deliver_image(url), self.timeout)
+        return self._take()
+
     async def send_text(self, text: str) -> list[Reply]:
         self._unread.extend(self._take())
         key = await (self._deliver_empty() if text == "" else self._deliver_text(text))
@@ -268,6 +279,9 @@ class ZaloBotChat(_ZaloChat):
     async def _deliver_empty(self) -> str:
         return await self.deliver(self.fake.user_sticker(self.chat_id))
 
+    async def _deliver_image(self, url: str) -> str:
+        return await self.deliver(self.fake.user_image(self.chat_id, url))
+
 
 class ZaloOAChat(_ZaloChat):
     def __init__(
@@ -304,6 +318,9 @@ class ZaloOAChat(_ZaloChat):
 
     async def _deliver_empty(self) -> str:
         return await self.deliver(self.fake.user_sticker(self.chat_id))
+
+    async def _deliver_image(self, url: str) -> str:
+        return await self.deliver(self.fake.user_image(self.chat_id, url))
 
 
 class ZaloChats:
