@@ -63,7 +63,7 @@ async def wait_for(fake: FakeTelegram, count: int) -> None:
 def inject(fake: FakeTelegram, count: int) -> None:
     # One update per person, as the morning rush looks: many people, one message each.
     def build() -> None:
-        fake.inject(*(fake.user_text(10_000 + n, "/help") for n in range(count)))
+        fake.inject(*(fake.user_text(10_000 + n, "/start") for n in range(count)))
 
     fake.loop.call_soon_threadsafe(build)  # type: ignore[attr-defined]
 

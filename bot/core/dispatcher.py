@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -17,16 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.context import Context
 from bot.core.messages import Incoming
+from bot.core.recording import Recording
 from bot.core.router import Route, Router
 from bot.core.services import Services
 from bot.forms import engine
 from bot.logs import log_failure
 from bot.orgtree import OrgTree
 from bot.storage.models import (
-    Account,
-    ConversationState,
-    Identity,
-    OutboxMessage,
     ProcessedUpdate,
 )
 from bot.text import clean_input, fold
@@ -167,163 +162,57 @@ class Dispatcher:
                 wake()
         return results
 
-    async def _batch_once(self, incomings: list[Incoming]) -> list[DispatchResult]:
-        results: list[DispatchResult] = []
+    async def _batch_once(
+        self, incomings: list[Incoming], *, failed: bool = False
+    ) -> list[DispatchResult]:
+        """Record and route these updates in one transaction (see bot/core/recording.py)."""
         db = self.services.db
         async with db.write_turn(), db.session() as session, session.begin():
-            tree = await self.services.tree(session)
-            seen = await self._processed_keys(session, incomings)
-            for incoming in incomings:
-                known = seen.get((incoming.channel, incoming.update_key))
-                if known is not None:
-                    results.append(DispatchResult(known, duplicate=True))
-                else:
-                    results.append(await self._process(session, incoming, tree, failed=False))
+            now = self.services.clock()
+            recording = Recording(session, now)
+            fresh = await recording.prepare(incomings)
+            tree = await self.services.tree(session) if fresh else None
+            for incoming in fresh:
+                assert tree is not None
+                await self._process(recording, incoming, tree, failed=failed)
+            await recording.finish()
+        results: list[DispatchResult] = []
+        for incoming in incomings:
+            key = (incoming.channel, incoming.update_key)
+            if key in recording.seen:
+                results.append(DispatchResult(recording.seen[key], duplicate=True))
+            else:
+                processed = recording.processed[key]
+                ids = recording.outbox_ids(incoming)
+                results.append(DispatchResult(processed.id, duplicate=False, outbox_ids=ids))
         return results
 
-    @staticmethod
-    async def _processed_keys(
-        session: AsyncSession, incomings: list[Incoming]
-    ) -> dict[tuple[str, str], int]:
-        """The updates of a batch already recorded (a re-delivery), in one query."""
-        query = select(ProcessedUpdate.channel, ProcessedUpdate.update_key, ProcessedUpdate.id)
-        query = query.where(
-            ProcessedUpdate.channel.in_({incoming.channel for incoming in incomings}),
-            ProcessedUpdate.update_key.in_({incoming.update_key for incoming in incomings}),
-        )
-        rows = (await session.execute(query)).all()
-        return {(channel, key): row_id for channel, key, row_id in rows}
-
     async def _handle_once(self, incoming: Incoming, *, failed: bool) -> DispatchResult:
-        db = self.services.db
-        async with db.write_turn(), db.session() as session, session.begin():
-            found = await self._find_processed(session, incoming)
-            if found is not None:
-                return DispatchResult(found.id, duplicate=True)
-            tree = await self.services.tree(session)
-            return await self._process(session, incoming, tree, failed=failed)
+        return (await self._batch_once([incoming], failed=failed))[0]
 
     async def _process(
-        self, session: AsyncSession, incoming: Incoming, tree: OrgTree, *, failed: bool
-    ) -> DispatchResult:
-        """Record one update not recorded before, route it and queue what it causes."""
-        now = self.services.clock()
-        account, identity, created = await self._account(session, incoming, now)
-        processed = ProcessedUpdate(
-            channel=incoming.channel,
-            update_key=incoming.update_key,
-            account_id=account.id,
-            processed_at=now,
-        )
-        session.add(processed)
-        # A new account has no state yet: no need to ask.
-        state_row = None if created else await session.get(ConversationState, account.id)
-        # A deep copy: handlers mutate nested dicts, and the row must see a new value.
-        state: dict[str, Any] = copy.deepcopy(state_row.state) if state_row else {}
+        self, recording: Recording, incoming: Incoming, tree: OrgTree, *, failed: bool
+    ) -> None:
+        """Route one update not recorded before and queue what it causes."""
+        account, identity = recording.person(incoming)
         ctx = Context(
             services=self.services,
             router=self.router,
-            session=session,
+            session=recording.session,
             incoming=incoming,
             account=account,
             identity=identity,
-            state=state,
+            state=recording.state(account),
             tree=tree,
-            now=now,
+            now=recording.now,
         )
         if failed:
             # The handler crashed: keep the conversation as it was and say so kindly.
             ctx.say("error.internal")
         else:
             await self.route(ctx)
-        await self._save_state(session, account, ctx.state, state_row)
-        await session.flush()  # the update's row id, for its replies
-        ids = await self._queue(session, ctx, processed)
-        return DispatchResult(processed.id, duplicate=False, outbox_ids=ids)
-
-    async def _account(
-        self, session: AsyncSession, incoming: Incoming, now: Any
-    ) -> tuple[Account, Identity, bool]:
-        """The sender's account and identity, locked; created on a first message (True)."""
-        query = (
-            select(Identity, Account)
-            .join(Account, Account.id == Identity.account_id)
-            .where(Identity.channel == incoming.channel, Identity.external_id == incoming.sender_id)
-            .with_for_update()
-        )
-        found = (await session.execute(query)).one_or_none()
-        if found is not None:
-            identity, account = found
-            if not identity.active:
-                identity.active = True  # they wrote to us, so we can write back
-            return account, identity, False
-        account = Account(created_at=now)
-        session.add(account)
-        await session.flush()
-        identity = Identity(
-            account_id=account.id,
-            channel=incoming.channel,
-            external_id=incoming.sender_id,
-            created_at=now,
-        )
-        session.add(identity)
-        return account, identity, True
-
-    @staticmethod
-    async def _save_state(
-        session: AsyncSession,
-        account: Account,
-        state: dict[str, Any],
-        row: ConversationState | None,
-    ) -> None:
-        if account.deleted_at is not None:
-            return  # erasing the account removed its state too
-        if row is None:
-            session.add(ConversationState(account_id=account.id, state=state))
-        elif row.state != state:
-            row.state = state
-
-    async def _queue(
-        self, session: AsyncSession, ctx: Context, processed: ProcessedUpdate
-    ) -> list[int]:
-        base = f"{ctx.incoming.channel}:{ctx.incoming.update_key}"
-        rows: list[OutboxMessage] = []
-        for number, reply in enumerate(ctx.replies):
-            rows.append(
-                OutboxMessage(
-                    idempotency_key=f"{base}:{number}",
-                    channel=ctx.incoming.channel,
-                    chat_id=ctx.incoming.sender_id,
-                    account_id=None if ctx.account.deleted_at else ctx.account.id,
-                    update_id=processed.id,
-                    kind="reply",
-                    payload=reply.to_json(),
-                    created_at=ctx.now,
-                    next_attempt_at=ctx.now,
-                )
-            )
-        for note in ctx.notifications:
-            query = select(Identity).where(
-                Identity.account_id == note.account_id, Identity.active.is_(True)
-            )
-            for identity in (await session.execute(query)).scalars():
-                if identity.id == ctx.identity.id:
-                    continue  # the chat being written from has the replies already
-                rows.append(
-                    OutboxMessage(
-                        idempotency_key=f"{note.key}:{identity.id}",
-                        channel=identity.channel,
-                        chat_id=identity.external_id,
-                        account_id=note.account_id,
-                        kind="push",
-                        payload=note.reply.to_json(),
-                        created_at=ctx.now,
-                        next_attempt_at=ctx.now,
-                    )
-                )
-        session.add_all(rows)
-        await session.flush()
-        return [row.id for row in rows]
+        recording.save_state(account, ctx.state)
+        await recording.queue(ctx)
 
     # --- routing -------------------------------------------------------------------------
 
