@@ -28,7 +28,7 @@ from bot.orgtree import OrgTree
 from bot.storage.models import Nomination, OrgUnit
 from rules.awards import AwardType, Part, QuotaLine, quota_lines
 
-__all__ = ["AwardRound", "Overview", "council_workbook", "overview"]
+__all__ = ["XLSX_COLUMNS", "AwardRound", "Overview", "council_workbook", "overview"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,7 @@ async def council_workbook(
     over = {(r.award.id, r.year): r.over for r in summary.rounds}
     statuses = ("late", "submitted", "approved", "awarded", *EDITABLE, "rejected")
     nominations = await _nominations(session, path, rounds, statuses)
-    header = [t(f"award.xlsx.{name}") for name in _COLUMNS]
+    header = [t(f"award.xlsx.{name}") for name in XLSX_COLUMNS]
     rows: list[list[Any]] = []
     for number, n in enumerate(nominations, 1):
         unit = tree.by_id(n.nominee_unit_id)
@@ -189,7 +189,8 @@ async def council_workbook(
     return content, len(rows)
 
 
-_COLUMNS = (
+# The council's list, left to right; also the keys award.xlsx.<column> (bot/i18n_extract.py).
+XLSX_COLUMNS = (
     "number",
     "code",
     "award",

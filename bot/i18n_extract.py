@@ -10,6 +10,9 @@ from typing import Any, BinaryIO
 
 import yaml
 
+from bot.award_exports import XLSX_COLUMNS
+from bot.awards import STATUSES as AWARD_STATUSES
+
 __all__ = ["KEY", "extract_forms", "extract_python_keys"]
 
 KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -108,18 +111,6 @@ def _deadline_families() -> dict[str, tuple[str, ...]]:
     }
 
 
-_AWARD_STATUSES = (
-    "draft",
-    "proposed",
-    "returned",
-    "late",
-    "submitted",
-    "approved",
-    "awarded",
-    "rejected",
-    "withdrawn",
-)
-
 # Keys built at run time from a known set of values (roles, kinds, channels...).
 DYNAMIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "role": (
@@ -151,25 +142,10 @@ DYNAMIC_FAMILIES: dict[str, tuple[str, ...]] = {
     "village.reopen.not_locked": ("open", "reopened", "future"),
     "announce.role": ("village_head", "commune_official", "household", "all"),
     # Award nominations (handlers/award*.py): statuses, the council's buttons, XLSX columns.
-    "award.status": _AWARD_STATUSES,
-    "award.status_short": _AWARD_STATUSES,
+    "award.status": AWARD_STATUSES,
+    "award.status_short": AWARD_STATUSES,
     "award.button": ("accept", "approve", "more", "reject", "award"),
-    "award.xlsx": (
-        "number",
-        "code",
-        "award",
-        "year",
-        "group",
-        "nominee",
-        "place",
-        "presenting",
-        "status",
-        "verdict",
-        "missing",
-        "late",
-        "submitted",
-        "over",
-    ),
+    "award.xlsx": XLSX_COLUMNS,
     "award.xlsx.quota": ("award", "year", "quota", "count", "min", "max", "flag"),
     "award.xlsx.verdict": ("yes", "no", "council"),
     "award.xlsx.flag": ("over", "under", "ok"),

@@ -523,21 +523,36 @@ _ACTIONS: dict[str, Any] = {
 }
 
 
-@router.flow("award_reason")
-async def reason_flow(ctx: Context) -> None:
+def _typed_text(
+    ctx: Context, ask: str, too_short: str, *, skippable: bool = False
+) -> tuple[str, dict[str, Any]] | None:
+    """A reason or a decision typed in a flow: the text ("" when skipped) and the flow's data.
+
+    None while the flow goes on (asked again, or too short) or was cancelled.
+    """
     if ctx.resuming:
-        ctx.say("award.ask_reason")
-        return
+        ctx.say(ask)
+        return None
     text = (ctx.incoming.text or "").strip()
     if fold(text) in _CANCEL:
         ctx.set_flow(None)
         ctx.say("form.cancelled")
-        return
-    if len(text) < 3 or not any(ch.isalnum() for ch in text):
-        ctx.say("award.reason_short")
-        return
+        return None
+    skipped = skippable and fold(text) in _SKIP
+    if not skipped and (len(text) < 3 or not any(ch.isalnum() for ch in text)):
+        ctx.say(too_short)
+        return None
     data = dict(ctx.flow_data)
     ctx.set_flow(None)
+    return ("" if skipped else text), data
+
+
+@router.flow("award_reason")
+async def reason_flow(ctx: Context) -> None:
+    typed = _typed_text(ctx, "award.ask_reason", "award.reason_short")
+    if typed is None:
+        return
+    text, data = typed
     found = await load(ctx, str(data["nomination"]))
     if found is not None:
         await _step(ctx, *found, str(data["action"]), text[:500])
@@ -545,23 +560,13 @@ async def reason_flow(ctx: Context) -> None:
 
 @router.flow("award_decision")
 async def decision_flow(ctx: Context) -> None:
-    if ctx.resuming:
-        ctx.say("award.ask_decision")
+    typed = _typed_text(ctx, "award.ask_decision", "award.decision_short", skippable=True)
+    if typed is None:
         return
-    text = (ctx.incoming.text or "").strip()
-    if fold(text) in _CANCEL:
-        ctx.set_flow(None)
-        ctx.say("form.cancelled")
-        return
-    skipped = fold(text) in _SKIP
-    if not skipped and (len(text) < 3 or not any(ch.isalnum() for ch in text)):
-        ctx.say("award.decision_short")
-        return
-    data = dict(ctx.flow_data)
-    ctx.set_flow(None)
+    text, data = typed
     found = await load(ctx, str(data["nomination"]))
     if found is not None:
-        await _step(ctx, *found, "award", "" if skipped else text[:200])
+        await _step(ctx, *found, "award", text[:200])
 
 
 # --- telling people ----------------------------------------------------------------------
