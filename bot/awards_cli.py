@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import datetime
@@ -44,12 +43,9 @@ def _awards(args: argparse.Namespace, settings: Settings) -> int:
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.award_history import HistoryFileError, import_history
-    from bot.storage.db import Database, migrate
+    from bot.storage.db import Database, run_with_database
 
-    migrate(settings.database_url)
-
-    async def go() -> int:
-        db = Database(settings.database_url)
+    async def work(db: Database) -> int:
         try:
             report = await import_history(db, Path(args.file))
         except HistoryFileError as error:
@@ -58,12 +54,10 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"  {problem}", file=sys.stderr)
             print("nothing was imported", file=sys.stderr)
             return 1
-        finally:
-            await db.close()
         print(report.summary())
         return 0
 
-    return asyncio.run(go())
+    return run_with_database(settings.database_url, work)
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
@@ -116,24 +110,20 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.award_exports import council_workbook
     from bot.i18n import compile_catalogs, translator
     from bot.orgtree import load_tree
-    from bot.storage.db import Database
+    from bot.storage.db import Database, run_with_database
 
     compile_catalogs()
     today = datetime.now(ZoneInfo(settings.timezone)).date()
 
-    async def go() -> tuple[bytes, int] | None:
-        db = Database(settings.database_url)
-        try:
-            async with db.session() as session:
-                tree = await load_tree(session)
-                if tree.get(args.unit) is None:
-                    return None
-                t = translator("vi", settings.timezone)
-                return await council_workbook(session, tree, args.unit, t, today)
-        finally:
-            await db.close()
+    async def work(db: Database) -> tuple[bytes, int] | None:
+        async with db.session() as session:
+            tree = await load_tree(session)
+            if tree.get(args.unit) is None:
+                return None
+            t = translator("vi", settings.timezone)
+            return await council_workbook(session, tree, args.unit, t, today)
 
-    found = asyncio.run(go())
+    found = run_with_database(settings.database_url, work, migrate_first=False)
     if found is None:
         print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
         return 1

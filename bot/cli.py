@@ -35,19 +35,14 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _orgunits_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.orgunits import OrgUnitFileError, import_file
-    from bot.storage.db import Database, migrate
+    from bot.storage.db import Database, run_with_database
 
-    migrate(settings.database_url)
-
-    async def go() -> int:
-        db = Database(settings.database_url)
+    async def work(db: Database) -> int:
         try:
             report = await import_file(db, Path(args.file))
         except OrgUnitFileError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        finally:
-            await db.close()
         print(report.summary())
         for code in report.created:
             print(f"  + {code}")
@@ -55,18 +50,15 @@ def _orgunits_import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  ~ {code}")
         return 0
 
-    return asyncio.run(go())
+    return run_with_database(settings.database_url, work)
 
 
 def _invite(args: argparse.Namespace, settings: Settings) -> int:
     from bot.invitations import InvitationError, create_invitation
-    from bot.storage.db import Database, migrate
+    from bot.storage.db import Database, run_with_database
     from bot.storage.models import utcnow
 
-    migrate(settings.database_url)
-
-    async def go() -> int:
-        db = Database(settings.database_url)
+    async def work(db: Database) -> int:
         try:
             async with db.session() as session, session.begin():
                 created = await create_invitation(
@@ -79,8 +71,6 @@ def _invite(args: argparse.Namespace, settings: Settings) -> int:
         except InvitationError:
             print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
             return 1
-        finally:
-            await db.close()
         expires = created.invitation.expires_at.date().isoformat()
         print(f"code: {created.code}")
         print(f"role: {args.role} of {created.unit.name} ({created.unit.code}), expires {expires}")
@@ -88,19 +78,15 @@ def _invite(args: argparse.Namespace, settings: Settings) -> int:
         print("web chat: type the code after choosing 'village head / official'")
         return 0
 
-    return asyncio.run(go())
+    return run_with_database(settings.database_url, work)
 
 
 def _outbox(args: argparse.Namespace, settings: Settings) -> int:
     from bot.outbox_admin import failed_messages
-    from bot.storage.db import Database
+    from bot.storage.db import Database, run_with_database
 
-    async def go() -> int:
-        db = Database(settings.database_url)
-        try:
-            rows = await failed_messages(db, limit=args.limit)
-        finally:
-            await db.close()
+    async def work(db: Database) -> int:
+        rows = await failed_messages(db, limit=args.limit)
         if not rows:
             print("no failed or uncertain messages")
             return 0
@@ -109,7 +95,7 @@ def _outbox(args: argparse.Namespace, settings: Settings) -> int:
             print("\t".join(row))
         return 0
 
-    return asyncio.run(go())
+    return run_with_database(settings.database_url, work, migrate_first=False)
 
 
 def _selfcheck(args: argparse.Namespace, settings: Settings) -> int:
@@ -212,7 +198,7 @@ def _export_village_reports(args: argparse.Namespace, settings: Settings) -> int
     from bot.exports import VillageExport, village_report_export
     from bot.i18n import compile_catalogs, translator
     from bot.orgtree import load_tree
-    from bot.storage.db import Database
+    from bot.storage.db import Database, run_with_database
     from bot.village_reports import PeriodRules
     from rules.periods import Month
 
@@ -228,28 +214,24 @@ def _export_village_reports(args: argparse.Namespace, settings: Settings) -> int
         return 2
     compile_catalogs()
 
-    async def go() -> VillageExport | None:
-        db = Database(settings.database_url)
-        try:
-            async with db.session() as session:
-                tree = await load_tree(session)
-                if tree.get(args.unit) is None:
-                    return None
-                return await village_report_export(
-                    session,
-                    get_dataset("village_monthly"),
-                    tree,
-                    args.unit,
-                    first,
-                    last,
-                    translator("vi", settings.timezone),
-                    PeriodRules.from_settings(settings),
-                    args.format,
-                )
-        finally:
-            await db.close()
+    async def work(db: Database) -> VillageExport | None:
+        async with db.session() as session:
+            tree = await load_tree(session)
+            if tree.get(args.unit) is None:
+                return None
+            return await village_report_export(
+                session,
+                get_dataset("village_monthly"),
+                tree,
+                args.unit,
+                first,
+                last,
+                translator("vi", settings.timezone),
+                PeriodRules.from_settings(settings),
+                args.format,
+            )
 
-    result = asyncio.run(go())
+    result = run_with_database(settings.database_url, work, migrate_first=False)
     if result is None:
         print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
         return 1

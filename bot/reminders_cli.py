@@ -13,10 +13,13 @@ import asyncio
 import json
 import sys
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.storage.db import Database
 
 __all__ = ["COMMANDS", "add_parsers"]
 
@@ -66,6 +69,7 @@ def _local_date(text: str | None, tz: ZoneInfo) -> date:
 def _deadlines(args: argparse.Namespace, settings: Settings) -> int:
     from bot.i18n import compile_catalogs, translator
     from bot.reminders import reminder_config, slots_of
+    from bot.storage.db import run_with_database
     from rules.deadlines import DeadlineFileError, upcoming
 
     compile_catalogs()
@@ -81,7 +85,11 @@ def _deadlines(args: argparse.Namespace, settings: Settings) -> int:
     found = upcoming(config.deadlines, start, days=max(1, args.days))
     done: dict[tuple[str, str], bool] = {}
     if args.unit:
-        filtered = asyncio.run(_for_unit(settings, config, args.unit, found))
+        filtered = run_with_database(
+            settings.database_url,
+            lambda db: _for_unit(db, config, args.unit, found),
+            migrate_first=False,
+        )
         if filtered is None:
             print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
             return 1
@@ -115,34 +123,27 @@ def _deadlines(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _for_unit(
-    settings: Settings, config: Any, code: str, found: list[Any]
+    db: Database, config: Any, code: str, found: list[Any]
 ) -> tuple[list[Any], dict[tuple[str, str], bool]] | None:
     from bot.reminders import Directory, audience_units, done_units
-    from bot.storage.db import Database
 
-    db = Database(settings.database_url)
-    try:
-        async with db.session() as session:
-            roles: set[str] = set()
-            for deadline in config.deadlines:
-                roles |= deadline.roles
-            directory = await Directory.load(session, roles)
-            unit = next((u for u in directory.units.values() if u.code == code), None)
-            if unit is None:
-                return None
-            kept, done = [], {}
-            for occ in found:
-                owing = {
-                    u.id for u, _ in audience_units(occ.deadline, directory, with_holders=False)
-                }
-                if unit.id not in owing:
-                    continue
-                kept.append(occ)
-                finished = await done_units(session, occ, config.tz, {unit.id})
-                done[(occ.deadline.id, occ.key)] = unit.id in finished
-            return kept, done
-    finally:
-        await db.close()
+    async with db.session() as session:
+        roles: set[str] = set()
+        for deadline in config.deadlines:
+            roles |= deadline.roles
+        directory = await Directory.load(session, roles)
+        unit = next((u for u in directory.units.values() if u.code == code), None)
+        if unit is None:
+            return None
+        kept, done = [], {}
+        for occ in found:
+            owing = {u.id for u, _ in audience_units(occ.deadline, directory, with_holders=False)}
+            if unit.id not in owing:
+                continue
+            kept.append(occ)
+            finished = await done_units(session, occ, config.tz, {unit.id})
+            done[(occ.deadline.id, occ.key)] = unit.id in finished
+        return kept, done
 
 
 def _reminders(args: argparse.Namespace, settings: Settings) -> int:
@@ -196,61 +197,54 @@ def _apikey(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.api import create_api_key, revoke_api_key
     from bot.crypto import SecretVault
-    from bot.storage.db import Database, migrate
+    from bot.storage.db import run_with_database
     from bot.storage.models import ApiKey, OrgUnit
 
-    migrate(settings.database_url)
     vault = SecretVault(settings.secret_key)
 
-    async def go() -> int:
-        db = Database(settings.database_url)
-        try:
-            if args.apikey_command == "create":
-                try:
-                    row, key, unit = await create_api_key(db, vault, args.unit, args.name)
-                except LookupError:
-                    print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
-                    return 1
-                print(f"key: {key}")
-                print(f"id: {row.id}, scope: {unit.name} ({unit.code}) and everything below it")
-                print("shown once: only its hash is kept. Use it as 'Authorization: Bearer <key>'")
-                return 0
-            if args.apikey_command == "revoke":
-                if not await revoke_api_key(db, args.id):
-                    print(f"error: no active key with id {args.id}", file=sys.stderr)
-                    return 1
-                print(f"key {args.id} revoked")
-                return 0
-            async with db.session() as session:
-                rows = (
-                    await session.execute(
-                        select(ApiKey, OrgUnit.code)
-                        .join(OrgUnit, OrgUnit.id == ApiKey.org_unit_id)
-                        .order_by(ApiKey.id)
-                    )
-                ).all()
-            print("id\tprefix\tunit\tname\tcreated (UTC)\tlast used\trevoked")
-            for key_row, code in rows:
-                print(
-                    "\t".join(
-                        [
-                            str(key_row.id),
-                            f"gn_{key_row.prefix}_…",
-                            code,
-                            key_row.name or "",
-                            f"{key_row.created_at:%Y-%m-%d %H:%M}",
-                            f"{key_row.last_used_at:%Y-%m-%d %H:%M}"
-                            if key_row.last_used_at
-                            else "",
-                            "yes" if key_row.revoked_at else "",
-                        ]
-                    )
-                )
+    async def work(db: Database) -> int:
+        if args.apikey_command == "create":
+            try:
+                row, key, unit = await create_api_key(db, vault, args.unit, args.name)
+            except LookupError:
+                print(f"error: no org unit with code {args.unit!r}", file=sys.stderr)
+                return 1
+            print(f"key: {key}")
+            print(f"id: {row.id}, scope: {unit.name} ({unit.code}) and everything below it")
+            print("shown once: only its hash is kept. Use it as 'Authorization: Bearer <key>'")
             return 0
-        finally:
-            await db.close()
+        if args.apikey_command == "revoke":
+            if not await revoke_api_key(db, args.id):
+                print(f"error: no active key with id {args.id}", file=sys.stderr)
+                return 1
+            print(f"key {args.id} revoked")
+            return 0
+        async with db.session() as session:
+            rows = (
+                await session.execute(
+                    select(ApiKey, OrgUnit.code)
+                    .join(OrgUnit, OrgUnit.id == ApiKey.org_unit_id)
+                    .order_by(ApiKey.id)
+                )
+            ).all()
+        print("id\tprefix\tunit\tname\tcreated (UTC)\tlast used\trevoked")
+        for key_row, code in rows:
+            print(
+                "\t".join(
+                    [
+                        str(key_row.id),
+                        f"gn_{key_row.prefix}_…",
+                        code,
+                        key_row.name or "",
+                        f"{key_row.created_at:%Y-%m-%d %H:%M}",
+                        f"{key_row.last_used_at:%Y-%m-%d %H:%M}" if key_row.last_used_at else "",
+                        "yes" if key_row.revoked_at else "",
+                    ]
+                )
+            )
+        return 0
 
-    return asyncio.run(go())
+    return run_with_database(settings.database_url, work)
 
 
 def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
@@ -258,77 +252,71 @@ def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.crypto import SecretVault
     from bot.outbox_admin import failed_messages
-    from bot.storage.db import Database, migrate
+    from bot.storage.db import run_with_database
     from bot.storage.models import OutboxMessage, WebhookEndpoint, utcnow
     from bot.webhooks import CHANNEL, add_endpoint
 
-    migrate(settings.database_url)
-
-    async def go() -> int:
-        db = Database(settings.database_url)
-        try:
-            if args.webhooks_command == "add":
-                try:
-                    endpoint, secret = await add_endpoint(
-                        db,
-                        SecretVault(settings.secret_key),
-                        args.name,
-                        args.url,
-                        unit_code=args.unit,
-                        forms=args.form,
-                    )
-                except (LookupError, ValueError) as error:
-                    print(f"error: {error}", file=sys.stderr)
-                    return 1
-                print(f"endpoint {endpoint.id} ({endpoint.name}) -> {endpoint.url}")
-                print(f"signing secret (shown once): {secret}")
-                return 0
-            if args.webhooks_command == "list":
-                async with db.session() as session:
-                    rows = (
-                        await session.execute(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
-                    ).scalars()
-                    print("id\tname\turl\tforms\tactive")
-                    for endpoint in rows:
-                        scope = endpoint.forms.get("forms") if endpoint.forms else None
-                        shown = ",".join(scope) if scope else "*"
-                        active = "yes" if endpoint.active else "no"
-                        print(f"{endpoint.id}\t{endpoint.name}\t{endpoint.url}\t{shown}\t{active}")
-                return 0
-            if args.webhooks_command == "dead":
-                dead = [r for r in await failed_messages(db, limit=500) if r[1] == CHANNEL]
-                if not dead:
-                    print("no dead letters")
-                    return 0
-                print("id\tchannel\tendpoint\tstatus\ttries\tqueued at (UTC)\treason")
-                for row in dead:
-                    print("\t".join(row))
-                return 0
-            async with db.session() as session, session.begin():
-                result = await session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == args.id,
-                        OutboxMessage.channel == CHANNEL,
-                        OutboxMessage.status.in_(("failed", "uncertain")),
-                    )
-                    .values(
-                        status="pending",
-                        attempts=0,
-                        claimed_by=None,
-                        next_attempt_at=utcnow(),
-                        last_error=None,
-                    )
+    async def work(db: Database) -> int:
+        if args.webhooks_command == "add":
+            try:
+                endpoint, secret = await add_endpoint(
+                    db,
+                    SecretVault(settings.secret_key),
+                    args.name,
+                    args.url,
+                    unit_code=args.unit,
+                    forms=args.form,
                 )
-            if not getattr(result, "rowcount", 0):
-                print(f"error: no dead webhook delivery with id {args.id}", file=sys.stderr)
+            except (LookupError, ValueError) as error:
+                print(f"error: {error}", file=sys.stderr)
                 return 1
-            print(f"delivery {args.id} queued again")
+            print(f"endpoint {endpoint.id} ({endpoint.name}) -> {endpoint.url}")
+            print(f"signing secret (shown once): {secret}")
             return 0
-        finally:
-            await db.close()
+        if args.webhooks_command == "list":
+            async with db.session() as session:
+                rows = (
+                    await session.execute(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+                ).scalars()
+                print("id\tname\turl\tforms\tactive")
+                for endpoint in rows:
+                    scope = endpoint.forms.get("forms") if endpoint.forms else None
+                    shown = ",".join(scope) if scope else "*"
+                    active = "yes" if endpoint.active else "no"
+                    print(f"{endpoint.id}\t{endpoint.name}\t{endpoint.url}\t{shown}\t{active}")
+            return 0
+        if args.webhooks_command == "dead":
+            dead = [r for r in await failed_messages(db, limit=500) if r[1] == CHANNEL]
+            if not dead:
+                print("no dead letters")
+                return 0
+            print("id\tchannel\tendpoint\tstatus\ttries\tqueued at (UTC)\treason")
+            for row in dead:
+                print("\t".join(row))
+            return 0
+        async with db.session() as session, session.begin():
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == args.id,
+                    OutboxMessage.channel == CHANNEL,
+                    OutboxMessage.status.in_(("failed", "uncertain")),
+                )
+                .values(
+                    status="pending",
+                    attempts=0,
+                    claimed_by=None,
+                    next_attempt_at=utcnow(),
+                    last_error=None,
+                )
+            )
+        if not getattr(result, "rowcount", 0):
+            print(f"error: no dead webhook delivery with id {args.id}", file=sys.stderr)
+            return 1
+        print(f"delivery {args.id} queued again")
+        return 0
 
-    return asyncio.run(go())
+    return run_with_database(settings.database_url, work)
 
 
 COMMANDS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["Database", "migrate"]
+__all__ = ["Database", "migrate", "run_with_database"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # At DEBUG the SQLite driver logs every statement with its parameters: what people typed.
@@ -106,3 +106,23 @@ def migrate(url: str, revision: str = "head") -> None:
 
 async def migrate_async(url: str) -> None:
     await asyncio.to_thread(migrate, url)
+
+
+T = TypeVar("T")
+
+
+def run_with_database(
+    url: str, work: Callable[[Database], Awaitable[T]], *, migrate_first: bool = True
+) -> T:
+    """Command-line work: the schema brought up to date, one engine, closed whatever happens."""
+    if migrate_first:
+        migrate(url)
+
+    async def go() -> T:
+        db = Database(url)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(go())
