@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cli_json import InputError, read_json
 from bot.settings import Settings
 
 __all__ = ["COMMANDS", "add_parsers"]
@@ -71,16 +72,9 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     t = translator("vi", settings.timezone)
     rules = default_awards()
     try:
-        raw = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    except UnicodeDecodeError:
-        print("error: input: not UTF-8 text", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as error:
-        print(
-            f"error: input: not valid JSON ({error.msg} at line {error.lineno}, "
-            f"column {error.colno})",
-            file=sys.stderr,
-        )
+        raw = read_json()
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     try:
         nominee = parse_input(rules, raw)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot import awards_cli, reminders_cli
+from bot.cli_json import InputError, read_json
 from bot.roles import INVITABLE_ROLES
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -119,16 +120,9 @@ def _selfcheck(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        raw = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    except UnicodeDecodeError:
-        print("error: input: not UTF-8 text", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as error:
-        print(
-            f"error: input: not valid JSON ({error.msg} at line {error.lineno}, "
-            f"column {error.colno})",
-            file=sys.stderr,
-        )
+        raw = read_json()
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     try:
@@ -305,20 +299,9 @@ def _criteria(args: argparse.Namespace, settings: Settings) -> int:
     from rules.criteria import FiguresError, evaluate
 
     try:
-        data = Path(args.file).read_bytes() if args.file else sys.stdin.buffer.read()
-        raw = json.loads(data.decode("utf-8"))
-    except OSError as error:
-        print(f"error: cannot read {args.file}: {error.strerror}", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError:
-        print("error: input: not UTF-8 text", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as error:
-        print(
-            f"error: input: not valid JSON ({error.msg} at line {error.lineno}, "
-            f"column {error.colno})",
-            file=sys.stderr,
-        )
+        raw = read_json(args.file)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     try:
         verdict = evaluate(raw)
