@@ -354,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outbox = commands.add_parser("outbox", help="inspect the outbox")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
-    failed = outbox_commands.add_parser("failed", help="messages given up on (dead letters)")
+    failed = outbox_commands.add_parser(
+        "failed", help="messages given up on, uncertain, or waiting for the person"
+    )
     failed.add_argument("--limit", type=int, default=100)
     selfcheck = commands.add_parser(
         "selfcheck",

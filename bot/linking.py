@@ -255,7 +255,7 @@ async def unlink(
             OutboxMessage.account_id == account.id,
             OutboxMessage.channel == identity.channel,
             OutboxMessage.chat_id == identity.external_id,
-            OutboxMessage.status == "pending",
+            OutboxMessage.status.in_(("pending", "waiting")),
         )
         .values(status="cancelled", last_error="channel unlinked from the account")
         .execution_options(synchronize_session=False)

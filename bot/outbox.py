@@ -40,6 +40,8 @@ __all__ = [
     "RetryAfter",
     "SlidingWindow",
     "Transient",
+    "Waiting",
+    "wake_waiting",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,12 @@ class Rejected(DeliveryError):
     """400: the platform will never accept this message."""
 
 
+class Waiting(DeliveryError):
+    """Not now, and no retry will change that: the person must act first (e.g. write to a
+    Zalo Official Account to reopen its reply window). The row waits, visible to admins,
+    until the channel calls it back (:func:`wake_waiting`) or it is too old to be of use."""
+
+
 class Delivery(Protocol):
     channel: str
 
@@ -85,6 +93,8 @@ class RateLimits:
     in_flight: int = 16
     lease_seconds: float = 60.0
     batch: int = 200
+    # A message waiting for the person (see Waiting) is given up after this long.
+    wait_max_seconds: float = 7 * 24 * 3600.0
 
 
 class SlidingWindow:
@@ -243,6 +253,12 @@ class OutboxSender:
                 update(OutboxMessage)
                 .where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < now)
                 .values(status="uncertain", last_error="interrupted during send; not resent")
+            )
+            too_old = now - timedelta(seconds=self.limits.wait_max_seconds)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "waiting", OutboxMessage.created_at < too_old)
+                .values(status="failed", last_error="gave up waiting for the person")
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
@@ -404,6 +420,15 @@ class OutboxSender:
         except Rejected as error:
             await self._fail(row, str(error))
             return "failed"
+        except Waiting as error:
+            await self._set(
+                row,
+                status="waiting",
+                claimed_by=None,
+                attempts=OutboxMessage.attempts - 1,
+                last_error=str(error)[:300],
+            )
+            return "waiting"
         await self._mark_sent(row)
         return "sent"
 
@@ -506,7 +531,7 @@ class OutboxSender:
                 .where(
                     OutboxMessage.channel == row.channel,
                     OutboxMessage.chat_id == row.chat_id,
-                    OutboxMessage.status.in_(("pending", "claimed")),
+                    OutboxMessage.status.in_(("pending", "claimed", "waiting")),
                 )
                 .values(status="cancelled", last_error="recipient blocked the bot")
             )
@@ -534,3 +559,17 @@ class OutboxSender:
                 )
             )
         return int(count or 0)
+
+
+async def wake_waiting(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:
+    """The person acted (wrote again): their waiting messages go out, before the answer."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == "waiting",
+        )
+        .values(status="pending", next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -18,7 +18,7 @@ def mask_chat(chat_id: str) -> str:
 async def failed_messages(db: Database, limit: int = 100) -> list[list[str]]:
     query = (
         select(OutboxMessage)
-        .where(OutboxMessage.status.in_(("failed", "uncertain")))
+        .where(OutboxMessage.status.in_(("failed", "uncertain", "waiting")))
         .order_by(OutboxMessage.id.desc())
         .limit(limit)
     )

@@ -215,7 +215,10 @@ async def erase_account(
         await session.delete(state)
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.account_id == account.id, OutboxMessage.status == "pending")
+        .where(
+            OutboxMessage.account_id == account.id,
+            OutboxMessage.status.in_(("pending", "waiting")),
+        )
         .values(status="cancelled", account_id=None)
     )
     # Messages already sent may quote the person (their /mydata, their export): keep the

@@ -867,7 +867,7 @@ async def stop_pushes(session: AsyncSession, account: Account, now: datetime) ->
         update(OutboxMessage)
         .where(
             OutboxMessage.account_id == account.id,
-            OutboxMessage.status == "pending",
+            OutboxMessage.status.in_(("pending", "waiting")),
             OutboxMessage.kind.in_(("push", "bulk")),
         )
         .values(status="cancelled", last_error="recipient said /stop")

@@ -360,13 +360,14 @@ async def test_a_new_token_pair_in_settings_replaces_a_refused_one(
 # --------------------------------------------------------------------------- reply window
 
 
-async def test_a_push_outside_the_reply_window_is_not_sent_and_says_why(
+async def test_a_push_outside_the_reply_window_waits_for_the_person_and_says_why(
     settings: Settings, fake: FakeZaloOA
 ) -> None:
     bot = await start(settings, fake)
     try:
         db = bot.app.services.db
-        await chat_of(fake, bot).send_text("/start")
+        chat = chat_of(fake, bot)
+        await chat.send_text("/start")
         inside = await push(bot, "Nhắc: hạn nộp báo cáo", "reminder:1")
         assert inside.status == "sent" and fake.texts_to(USER)[-1] == "Nhắc: hạn nộp báo cáo"
         calls = fake.cs_calls
@@ -375,19 +376,42 @@ async def test_a_push_outside_the_reply_window_is_not_sent_and_says_why(
                 update(ZaloOAUser).values(last_message_at=utcnow() - timedelta(hours=49))
             )
         outside = await push(bot, "Nhắc lần hai", "reminder:2")
-        assert outside.status == "failed"
+        # No other channel to reach the person: it is not sent, and not lost either.
+        assert outside.status == "waiting"
         assert (outside.last_error or "").startswith(OUTSIDE_WINDOW)
+        assert "waits until the person writes again" in (outside.last_error or "")
         assert fake.cs_calls == calls  # not even tried
         listed = [r for r in await failed_messages(db) if r[0] == str(outside.id)]
-        assert listed and listed[0][-1].startswith(OUTSIDE_WINDOW)
-        # Within the hours, but the window's few messages are used up.
+        assert listed and listed[0][3] == "waiting" and listed[0][-1].startswith(OUTSIDE_WINDOW)
+        # The person writes: the window reopens and the waiting reminder goes first.
+        answer = await chat.send_text("/help")
+        texts = fake.texts_to(USER)
+        assert answer and "Nhắc lần hai" in texts
+        assert texts.index("Nhắc lần hai") < len(texts) - 1  # before the answer to /help
+        async with db.session() as session:
+            row = await session.get(OutboxMessage, outside.id)
+            assert row is not None and row.status == "sent"
+        # Within the hours, but the window's few messages are used up: it waits too.
         async with db.session() as session, session.begin():
             await session.execute(
                 update(ZaloOAUser).values(last_message_at=utcnow(), replies_since=8)
             )
+        calls = fake.cs_calls
         used_up = await push(bot, "Nhắc lần ba", "reminder:3")
-        assert used_up.status == "failed" and "limit 8" in (used_up.last_error or "")
+        assert used_up.status == "waiting" and "limit 8" in (used_up.last_error or "")
         assert fake.cs_calls == calls
+        # A week later nobody has written: it is given up, and says so.
+        async with db.session() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == used_up.id)
+                .values(created_at=utcnow() - timedelta(days=8))
+            )
+        await bot.app.sender.recover()
+        async with db.session() as session:
+            row = await session.get(OutboxMessage, used_up.id)
+            assert row is not None and row.status == "failed"
+            assert row.last_error == "gave up waiting for the person"
     finally:
         await bot.stop()
 

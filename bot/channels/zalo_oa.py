@@ -52,7 +52,15 @@ from bot.core.services import Services
 from bot.crypto import SecretVault
 from bot.i18n import translator
 from bot.logs import log_failure
-from bot.outbox import Blocked, Rejected, RetryAfter, SlidingWindow, Transient
+from bot.outbox import (
+    Blocked,
+    Rejected,
+    RetryAfter,
+    SlidingWindow,
+    Transient,
+    Waiting,
+    wake_waiting,
+)
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import (
@@ -89,6 +97,7 @@ CHANNEL = "zalo_oa"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 MAX_TEXT = 2000
 OUTSIDE_WINDOW = "outside Zalo OA reply window"
+NO_OTHER_CHANNEL = "the person has no other channel"
 # Error codes of the OA API: the access token is not (or no longer) valid ...
 TOKEN_ERRORS = frozenset({-216, -124, -155})
 # ... too many requests ...
@@ -493,7 +502,7 @@ class ReplyWindow:
         ).scalars()
         names = ", ".join(others)
         if not names:
-            return "the person has no other channel"
+            return NO_OTHER_CHANNEL
         return f"other channels of the person: {names} (each gets its own copy of a push)"
 
     async def count(self, user_id: str) -> None:
@@ -646,6 +655,9 @@ class ZaloOADelivery:
     async def _deliver(self, chat_id: str, reply: Reply) -> None:
         closed = await self.window.closed(chat_id)
         if closed is not None:
+            if NO_OTHER_CHANNEL in closed:
+                # Nowhere else to reach them: it waits until they write to the OA again.
+                raise Waiting(f"{closed}; waits until the person writes again")
             raise Rejected(closed)
         turn, menu, pieces = await plan(
             reply,
@@ -792,6 +804,7 @@ class ZaloOAChannel:
                     else:
                         person.last_message_at = now
                         person.replies_since = 0
+                    await wake_waiting(session, CHANNEL, user, now)
         except IntegrityError:
             return False  # stored by another worker
         return True
