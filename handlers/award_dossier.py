@@ -409,6 +409,9 @@ async def _submit(ctx: Context, nomination: Nomination, rights: Access, _: str |
     _agency, reviewers = await nearest_holders(
         ctx.session, ctx.tree, nomination.nominee_unit_id, rules.reviewers_for(nomination.award)
     )
+    if not [r for r in reviewers if r != ctx.account.id]:
+        # Saved and counted, but nobody at the standing agency uses the bot to hear of it.
+        ctx.say("award.submitted.nobody_told", agency=str(rules.documents["standing_agency"]))
     await _tell(ctx, nomination, new_work=reviewers)
 
 

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from docx import Document
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.award_history import import_history
 from bot.awards import award_rules, create_nomination
@@ -24,7 +24,14 @@ from bot.datasets import get_dataset
 from bot.reminders import done_units
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.models import AuditEntry, AwardHistory, DossierPart, Nomination, OrgUnit
+from bot.storage.models import (
+    AuditEntry,
+    AwardHistory,
+    DossierPart,
+    Nomination,
+    OrgUnit,
+    RoleAssignment,
+)
 from bot.village_reports import save_report
 from rules.deadlines import load_deadlines, occurrence
 from rules.periods import Month
@@ -682,3 +689,20 @@ async def test_a_household_sees_exports_and_erases_its_nomination(
         nomination = (await session.execute(select(Nomination))).scalar_one()
     assert nomination.status == "withdrawn"
     assert nomination.nominee_name == "" and nomination.nominee_account_id is None
+
+
+async def test_a_dossier_nobody_at_the_agency_can_hear_of_says_so(
+    people: People, db: Database
+) -> None:
+    """No standing-agency official uses the bot yet: the commune is told to send the paper."""
+    await nominated(people)
+    async with db.session() as session, session.begin():
+        await session.execute(
+            delete(RoleAssignment).where(RoleAssignment.role == "province_official")
+        )
+    for part in ("Báo cáo thành tích", "Tờ trình", "Biên bản"):
+        await people.payload("commune", "ad:open:1")
+        await people.press("commune", f"Gửi: {part}")
+        await people.upload("commune", "giay.pdf")
+    text = said(await people.press("commune", "Nộp hồ sơ"))
+    assert "chưa ai được báo" in text and "Hãy gửi hồ sơ giấy" in text
