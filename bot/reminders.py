@@ -697,6 +697,8 @@ class Reminders:
         )
         if reminded_since:
             return "superseded", None
+        if occ.deadline.for_households:
+            return await self._decide_household_snooze(session, snooze, occ, now)
         directory = await Directory.load(session, occ.deadline.roles)
         if not directory.reachable(snooze.account_id, occ.deadline.kind):
             return "skipped", None
@@ -717,6 +719,29 @@ class Reminders:
         return "sent", Planned(
             snooze.account_id, snooze.step, missing, reply, directory.chats[snooze.account_id]
         )
+
+    async def _decide_household_snooze(
+        self, session: AsyncSession, snooze: ReminderOccurrence, occ: Occurrence, now: datetime
+    ) -> tuple[str, Planned | None]:
+        """A household's "Nhắc lại sau": only if its registration is still unfinished now."""
+        owing = await households_owing(session, occ, self.config.tz)
+        if snooze.account_id not in owing:
+            return "skipped", None
+        _unit_id, reason = owing[snooze.account_id]
+        account, chats = (await _household_directory(session, {snooze.account_id})).get(
+            snooze.account_id, (None, [])
+        )
+        muted = await session.scalar(
+            select(func.count(ReminderMute.account_id)).where(
+                ReminderMute.account_id == snooze.account_id,
+                ReminderMute.kind == occ.deadline.kind,
+            )
+        )
+        if account is None or not account.push_enabled or muted or not chats:
+            return "skipped", None
+        today = now.astimezone(self.config.tz).date()
+        reply = compose_household(self._t(account), occ, reason, today)
+        return "sent", Planned(snooze.account_id, snooze.step, [], reply, chats)
 
 
 # --------------------------------------------------------------------------- households
@@ -799,7 +824,14 @@ def compose_household(t: Translator, occ: Occurrence, reason: str, today: date) 
         source=occ.deadline.source,
     )
     text = f"{text}\n{t('reminder.household.footer')}"
-    return Reply(text, (Button(t("reminder.household.continue"), "hh:continue"),))
+    later = f"rem:later:{occ.deadline.id}:{occ.key}"
+    return Reply(
+        text,
+        (
+            Button(t("reminder.household.continue"), "hh:continue"),
+            Button(t("reminder.button.later"), later),
+        ),
+    )
 
 
 def _find_occurrence(deadline: Deadline, key: str) -> Occurrence | None:

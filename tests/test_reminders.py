@@ -458,7 +458,12 @@ async def test_households_are_reminded_of_an_unfinished_registration_until_they_
         text = said(pushed)
         assert "đăng ký thoát nghèo còn dở" in text and "14/12/2026" in text
         assert "còn 7 ngày" in text and "Căn cứ: QĐ 24/2021/QĐ-TTg" in text
-        assert buttons(pushed) == {"📝 Tiếp tục đăng ký": "hh:continue"}
+        assert buttons(pushed) == {
+            "📝 Tiếp tục đăng ký": "hh:continue",
+            "⏰ Nhắc lại sau": "rem:later:household_registration:2026",
+        }
+        snoozed = said(await family.send_payload("rem:later:household_registration:2026"))
+        assert "nhắc lại lúc 14:00 07/12/2026" in snoozed
         assert "trả lại để bổ sung" in said(await family2.poll())
         assert said(await WebChat(bot.url, "family3", http).poll()) == ""
         # The button goes on where they stopped: the name is kept, the phone is asked.
@@ -467,6 +472,12 @@ async def test_households_are_reminded_of_an_unfinished_registration_until_they_
         # family2's button opens the returned registration with its answers kept.
         fixing = said(await family2.send_payload("hh:continue"))
         assert "Số điện thoại" in fixing and "Họ và tên chủ hộ" not in fixing
+    with time_machine.travel(local(2026, 12, 7, 14, 0), tick=True):
+        # Still unfinished at 14:00: the snooze comes back, with the same buttons.
+        await worker.tick()
+        again = await family.poll()
+        assert "đăng ký thoát nghèo còn dở" in said(again)
+        assert "📝 Tiếp tục đăng ký" in buttons(again)
     with time_machine.travel(local(2026, 12, 12, 7, 59), tick=True):
         async with services.db.session() as session, session.begin():
             await session.execute(
@@ -483,7 +494,14 @@ async def test_households_are_reminded_of_an_unfinished_registration_until_they_
         )
         got = sorted((await session.execute(query)).all())
     ids = world.people
-    assert got == sorted([(ids["family"], "-7d"), (ids["family2"], "-7d"), (ids["family"], "-2d")])
+    assert got == sorted(
+        [
+            (ids["family"], "-7d"),
+            (ids["family"], "later@202612071400"),
+            (ids["family2"], "-7d"),
+            (ids["family"], "-2d"),
+        ]
+    )
 
 
 async def test_stop_withdraws_what_is_already_queued(
