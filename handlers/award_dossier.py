@@ -527,7 +527,7 @@ _ACTIONS: dict[str, Any] = {
 
 
 def _typed_text(
-    ctx: Context, ask: str, too_short: str, *, skippable: bool = False
+    ctx: Context, *, ask: str, too_short: str, skippable: bool = False
 ) -> tuple[str, dict[str, Any]] | None:
     """A reason or a decision typed in a flow: the text ("" when skipped) and the flow's data.
 
@@ -552,7 +552,7 @@ def _typed_text(
 
 @router.flow("award_reason")
 async def reason_flow(ctx: Context) -> None:
-    typed = _typed_text(ctx, "award.ask_reason", "award.reason_short")
+    typed = _typed_text(ctx, ask="award.ask_reason", too_short="award.reason_short")
     if typed is None:
         return
     text, data = typed
@@ -563,7 +563,9 @@ async def reason_flow(ctx: Context) -> None:
 
 @router.flow("award_decision")
 async def decision_flow(ctx: Context) -> None:
-    typed = _typed_text(ctx, "award.ask_decision", "award.decision_short", skippable=True)
+    typed = _typed_text(
+        ctx, ask="award.ask_decision", too_short="award.decision_short", skippable=True
+    )
     if typed is None:
         return
     text, data = typed
