@@ -1,11 +1,18 @@
-"""Files people send in the web chat, kept under DATA_DIR/uploads, named so they can be erased."""
+"""Files people send, kept under DATA_DIR/uploads, named so they can be erased per person.
+
+The web chat stores every file it receives; Telegram's are fetched and stored too, so that
+a scan sent on one channel can be shown to an official on another. A reference is
+``web:<name>`` (the web chat, as before) or ``file:<name>`` (another channel's file).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-__all__ = ["Uploads"]
+__all__ = ["LOCAL_PREFIXES", "Uploads"]
+
+LOCAL_PREFIXES = ("web:", "file:")
 
 
 class Uploads:
@@ -13,20 +20,32 @@ class Uploads:
         self.directory = directory
 
     @staticmethod
-    def _prefix(sender: str) -> str:
-        return hashlib.sha256(sender.encode()).hexdigest()[:16]
+    def _prefix(channel: str, sender: str) -> str:
+        # The web chat's files were named by sender alone: kept that way, so they stay erasable.
+        who = sender if channel == "web" else f"{channel}:{sender}"
+        return hashlib.sha256(who.encode()).hexdigest()[:16]
 
-    def save(self, sender: str, content: bytes) -> str:
+    def save(self, sender: str, content: bytes, channel: str = "web") -> str:
         """Store the file; the reference names its sender's prefix and its content hash."""
-        name = f"{self._prefix(sender)}-{hashlib.sha256(content).hexdigest()}"
+        name = f"{self._prefix(channel, sender)}-{hashlib.sha256(content).hexdigest()}"
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / name).write_bytes(content)
-        return f"web:{name}"
+        return f"{'web' if channel == 'web' else 'file'}:{name}"
 
-    def erase(self, sender: str) -> int:
+    def read(self, ref: str | None) -> bytes | None:
+        """A stored file's bytes; None for another kind of reference or a file erased."""
+        if not ref or not ref.startswith(LOCAL_PREFIXES):
+            return None
+        name = ref.split(":", 1)[1]
+        if "/" in name or name.startswith("."):
+            return None
+        path = self.directory / name
+        return path.read_bytes() if path.is_file() else None
+
+    def erase(self, sender: str, channel: str = "web") -> int:
         """Delete every file this sender sent, used in a form or not; returns how many."""
         removed = 0
-        for path in self.directory.glob(f"{self._prefix(sender)}-*"):
+        for path in self.directory.glob(f"{self._prefix(channel, sender)}-*"):
             path.unlink(missing_ok=True)
             removed += 1
         return removed

@@ -160,16 +160,16 @@ async def _keep(ctx: Context) -> None:
 async def _erase(ctx: Context) -> None:
     goodbye = ctx.t("delete.done")
     ctx.audit("account.deleted", "account", ctx.account.id)
-    web_senders = (
+    chats = (
         await ctx.session.execute(
-            select(Identity.external_id).where(
-                Identity.account_id == ctx.account.id, Identity.channel == "web"
+            select(Identity.channel, Identity.external_id).where(
+                Identity.account_id == ctx.account.id
             )
         )
-    ).scalars()
+    ).all()
     uploads = Uploads(ctx.services.settings.data_dir / "uploads")
-    for sender in list(web_senders):
-        uploads.erase(sender)
+    for channel, sender in chats:
+        uploads.erase(sender, channel)
     await erase_account(ctx.session, ctx.account, ctx.services.forms, ctx.now)
     ctx.state.clear()
     ctx.replies.clear()

@@ -3,6 +3,7 @@ the council's decision and the award. Everyone concerned is told at each step.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -30,6 +31,7 @@ from bot.i18n import Translator, translator
 from bot.storage.models import Account, DossierPart, Nomination, OrgUnit, Submission
 from bot.submissions import add_revision, create_submission, latest_answers
 from bot.text import fold
+from bot.uploads import Uploads
 from handlers.menu import show_menu
 from rules.awards import quota_room
 
@@ -126,7 +128,34 @@ async def show_dossier(ctx: Context, nomination: Nomination, rights: Access | No
     if nomination.nominee_group != "household":
         done = nomination.report_submission_id is not None
         lines.append(t("award.dossier.report_done" if done else "award.dossier.report_missing"))
-    ctx.send(Reply("\n".join(lines), _buttons(ctx, nomination, rights)))
+    # Each part sent can be looked at, whatever channel it came from (bot/uploads.py).
+    files = tuple(
+        Button(
+            t("award.button.file", part=t(f"award.part.{part.id}"))[:60],
+            f"ad:file:{nomination.id}:{part.id}",
+        )
+        for part in rules.dossier
+        if part.id in parts
+    )
+    ctx.send(Reply("\n".join(lines), (*_buttons(ctx, nomination, rights), *files)))
+
+
+async def _send_part(ctx: Context, nomination: Nomination, part: str) -> None:
+    """The newest file of one part, as an attachment on this person's channel."""
+    found = (await current_parts(ctx.session, nomination.id)).get(part)
+    name = ctx.t(f"award.part.{part}")
+    if found is None:
+        ctx.say("award.file.none", part=name)
+        return
+    uploads = Uploads(ctx.services.settings.data_dir / "uploads")
+    content = await asyncio.to_thread(uploads.read, found.file_ref)
+    if content is None:
+        # Telegram would not give the file, or Zalo's link: it stays on its own channel.
+        ctx.say("award.file.elsewhere", part=name, filename=found.filename)
+        return
+    ctx.audit("award.file_viewed", "nomination", nomination.id, part=part)
+    attachment = Attachment(found.filename, found.mime_type, content=content, kind=found.kind)
+    ctx.send(Reply(ctx.t("award.file.sent", part=name), attachment=attachment))
 
 
 def _buttons(ctx: Context, nomination: Nomination, rights: Access) -> tuple[Button, ...]:
@@ -658,6 +687,12 @@ async def dossier_button(ctx: Context) -> None:
     elif action == "up" and len(rest) == 1 and rest[0] in {p.id for p in award_rules().dossier}:
         if await _editable(ctx, nomination, rights):
             await _ask_upload(ctx, nomination.id, rest[0])
+    elif action == "file" and len(rest) == 1:
+        if not rights.view:
+            ctx.audit("award.denied", "nomination", nomination.id)
+            ctx.say("error.not_allowed")
+        else:
+            await _send_part(ctx, nomination, rest[0])
     elif action == "doc" and len(rest) == 1:
         if not rights.view:
             ctx.audit("award.denied", "nomination", nomination.id)

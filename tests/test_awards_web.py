@@ -706,3 +706,23 @@ async def test_a_dossier_nobody_at_the_agency_can_hear_of_says_so(
         await people.upload("commune", "giay.pdf")
     text = said(await people.press("commune", "Nộp hồ sơ"))
     assert "chưa ai được báo" in text and "Hãy gửi hồ sơ giấy" in text
+
+
+async def test_the_reviewers_see_the_signed_parts_and_others_do_not(people: People) -> None:
+    """The standing agency opens each file sent for the dossier; another commune cannot."""
+    await nominated(people)
+    await people.payload("commune", "ad:open:1")
+    await people.press("commune", "Gửi: Tờ trình")
+    await people.upload("commune", "to-trinh-da-ky.pdf")
+    replies = await people.payload("province", "ad:open:1")
+    titles = [title for r in replies for title, _ in r.buttons]
+    assert "📎 Xem: Tờ trình đề nghị khen thưởng" in titles
+    assert not [t for t in titles if t.startswith("📎 Xem: Biên bản")]  # nothing sent yet
+    sent = await people.press("province", "📎 Xem: Tờ trình")
+    attachment = next(r.attachment for r in sent if r.attachment)
+    assert attachment is not None and attachment["filename"] == "to-trinh-da-ky.pdf"
+    assert base64.b64decode(attachment["content_b64"]) == b"%PDF-1.4 to-trinh-da-ky.pdf\n%%EOF\n"
+    await people.join("other_commune")
+    forged = await people.payload("other_commune", "ad:file:1:submission_letter")
+    assert "không có quyền" in said(forged)
+    assert not [r for r in forged if r.attachment]

@@ -28,7 +28,14 @@ from bot.i18n import translator
 from bot.outbox import Blocked, Rejected, RetryAfter, Transient
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.models import Identity, OutboxMessage, ProcessedUpdate, utcnow
+from bot.storage.models import (
+    Identity,
+    OutboxMessage,
+    ProcessedUpdate,
+    SubmissionRevision,
+    utcnow,
+)
+from tests.conftest import import_units
 from tests.fakes.telegram import TINY_JPEG, FakeTelegram
 from tests.support.server import RunningBot, start_bot
 from tests.support.setup import prepare
@@ -665,6 +672,39 @@ def test_updates_become_incoming(fake: FakeTelegram) -> None:
     assert parse(fake, fake.my_chat_member(CHAT, "kicked")) is None
     # Groups are not conversations: nobody's data is shown to a whole group.
     assert parse(fake, fake.user_text(-100123, "/mydata")) is None
+
+
+async def test_a_photo_sent_on_telegram_is_kept_and_erased_with_the_person(
+    settings: Settings, fake: FakeTelegram
+) -> None:
+    """Kept under DATA_DIR/uploads so any channel can show it; /delete removes it."""
+    await import_units(settings.database_url, "lam_dong_2025.csv")
+    bot = await start(settings, fake)
+    try:
+        chat = chat_of(fake, bot)
+        last = await chat.send_text("/start")
+        for title in ("Tiếng Việt", "Đồng ý", "Hộ gia đình"):
+            last = await chat.send_payload(find_button(last, title))
+        await chat.send_text("thon binh an, di linh")
+        await chat.send_text("/thanhtich")
+        for text in ("co", "30tr", "Mua 2 con bò giống", "co", "Ủ phân vi sinh", "-", "8tr"):
+            last = await chat.send_text(text)
+        assert "ảnh" in "\n".join(r.text for r in last)
+        photo = b"\xff\xd8\xff\xe0 a field of rice \xff\xd9"
+        last = await chat.send_update(fake.user_photo(CHAT, data=photo))
+        await chat.send_payload(find_button(last, "Gửi"))
+        db = bot.app.services.db
+        async with db.session() as session:
+            answers = (await session.execute(select(SubmissionRevision.answers))).scalar_one()
+        kept = next(v for v in answers.values() if isinstance(v, dict) and "file_ref" in v)
+        assert str(kept["file_ref"]).startswith("file:")
+        uploads = settings.data_dir / "uploads"
+        assert [p.read_bytes() for p in uploads.iterdir()] == [photo]
+        last = await chat.send_text("/delete")
+        await chat.send_payload(find_button(last, "Xoá"))
+        assert list(uploads.iterdir()) == []
+    finally:
+        await bot.stop()
 
 
 async def test_a_sticker_is_answered_kindly(

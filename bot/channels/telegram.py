@@ -18,6 +18,7 @@ ever logged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -51,7 +52,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     Update,
 )
-from aiohttp import web
+from aiohttp import ClientError, web
 from pydantic import ValidationError
 
 from bot.channels.membership import record_reachability
@@ -63,6 +64,7 @@ from bot.logs import log_failure
 from bot.outbox import Blocked, Rejected, RetryAfter, Transient
 from bot.settings import Settings
 from bot.text import split_long_text
+from bot.uploads import LOCAL_PREFIXES, Uploads
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -115,6 +117,10 @@ def make_bot(settings: Settings) -> Bot:
         plain = base.startswith("http://")
         session = _PlainHttpSession(api=api) if plain else AiohttpSession(api=api)
     return Bot(settings.telegram_bot_token, session=session)
+
+
+# Telegram lets bots download files up to 20 MB; a scan or a photo is far smaller.
+MAX_KEPT_BYTES = 20 * 1024 * 1024
 
 
 def bot_commands(t: Translator) -> list[BotCommand]:
@@ -369,6 +375,7 @@ class TelegramChannel:
         self.bot = bot or make_bot(services.settings)
         self.bot_id = self.bot.id
         self.delivery = TelegramDelivery(self.bot)
+        self.uploads = Uploads(services.settings.data_dir / "uploads")
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -492,7 +499,7 @@ class TelegramChannel:
                 self._answer_callback(item.callback_query.id)
             incoming = to_incoming(item, self.bot_id)
             if incoming is not None:
-                pending.append(incoming)
+                pending.append(await self.keep_file(incoming))
         await self._dispatch(pending)
 
     async def _dispatch(self, pending: list[Incoming]) -> None:
@@ -519,7 +526,29 @@ class TelegramChannel:
         incoming = to_incoming(item, self.bot_id)
         if incoming is None:
             return
-        await self.dispatcher.handle(incoming)
+        await self.dispatcher.handle(await self.keep_file(incoming))
+
+    async def keep_file(self, incoming: Incoming) -> Incoming:
+        """Fetch a file the person sent and keep it (bot/uploads.py), so that it can be
+        shown on any channel; if Telegram will not give it, its file id is used instead."""
+        file = incoming.attachment
+        if file is None or not file.file_ref or file.file_ref.startswith(LOCAL_PREFIXES):
+            return incoming
+        try:
+            found = await self.bot.get_file(file.file_ref)
+            if not found.file_path or (found.file_size or 0) > MAX_KEPT_BYTES:
+                return incoming
+            downloaded = await self.bot.download_file(found.file_path)
+        except (TelegramAPIError, ClientError, TimeoutError, OSError) as error:
+            log.warning(
+                "a telegram file was not kept (%s); its file id is used", type(error).__name__
+            )
+            return incoming
+        if downloaded is None:
+            return incoming
+        content = downloaded.read()
+        ref = await asyncio.to_thread(self.uploads.save, incoming.sender_id, content, CHANNEL)
+        return dataclasses.replace(incoming, attachment=dataclasses.replace(file, file_ref=ref))
 
     def _answer_callback(self, query_id: str) -> None:
         """Stop the button's spinner at once, without waiting for the answer to be ready."""
