@@ -687,16 +687,13 @@ async def dossier_button(ctx: Context) -> None:
     elif action == "up" and len(rest) == 1 and rest[0] in {p.id for p in award_rules().dossier}:
         if await _editable(ctx, nomination, rights):
             await _ask_upload(ctx, nomination.id, rest[0])
-    elif action == "file" and len(rest) == 1:
+    elif action in ("file", "doc") and len(rest) == 1:
+        # A sent part or a drafted document: for whoever may view the dossier.
         if not rights.view:
             ctx.audit("award.denied", "nomination", nomination.id)
             ctx.say("error.not_allowed")
-        else:
+        elif action == "file":
             await _send_part(ctx, nomination, rest[0])
-    elif action == "doc" and len(rest) == 1:
-        if not rights.view:
-            ctx.audit("award.denied", "nomination", nomination.id)
-            ctx.say("error.not_allowed")
         else:
             await _draft(ctx, nomination, rest[0])
     elif action == "rep" and not rest:
