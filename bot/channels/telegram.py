@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import hmac
-import json
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable
 from functools import partial
 from typing import Any
@@ -56,6 +53,7 @@ from aiohttp import ClientError, web
 from pydantic import ValidationError
 
 from bot.channels.membership import record_reachability
+from bot.channels.parts import PartProgress, Step
 from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Contact, Incoming, Reply
 from bot.core.services import Services
@@ -84,7 +82,6 @@ CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # What the core understands; everything else Telegram would not even create for us.
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-Step = Callable[[], Coroutine[Any, Any, Any]]
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64  # bytes
@@ -264,10 +261,9 @@ class TelegramDelivery:
 
     channel = CHANNEL
 
-    def __init__(self, bot: Bot, progress_limit: int = 1000) -> None:
+    def __init__(self, bot: Bot) -> None:
         self.bot = bot
-        self._progress: OrderedDict[str, int] = OrderedDict()
-        self._progress_limit = progress_limit
+        self._progress = PartProgress()
 
     async def deliver(self, chat_id: str, reply: Reply) -> None:
         try:
@@ -347,19 +343,7 @@ class TelegramDelivery:
         steps = self._steps(chat, reply)
         if not steps:
             raise Rejected("nothing to send: empty text and no attachment")
-        if len(steps) == 1:
-            await steps[0]()
-            return
-        digest = json.dumps(reply.to_json(), sort_keys=True, ensure_ascii=False)
-        key = f"{chat_id}:{hashlib.sha256(digest.encode()).hexdigest()}"
-        done = self._progress.get(key, 0)
-        for index in range(done, len(steps)):
-            await steps[index]()
-            self._progress[key] = index + 1
-            self._progress.move_to_end(key)
-            while len(self._progress) > self._progress_limit:
-                self._progress.popitem(last=False)
-        self._progress.pop(key, None)
+        await self._progress.send(chat_id, reply, steps)
 
 
 # --------------------------------------------------------------------------- the channel

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from functools import partial
 from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
@@ -35,7 +35,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.channels.zalo_render import FileLinks, MenuStore, PartProgress, plan
+from bot.channels.parts import PartProgress, Step
+from bot.channels.zalo_render import FileLinks, MenuStore, plan
 from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Incoming, Reply
 from bot.core.services import Services
@@ -74,7 +75,6 @@ _BACKOFF_START = 0.5
 _BACKOFF_MAX = 30.0
 _REQUEST_TIMEOUT = 20.0
 _DEFAULT_RETRY_AFTER = 1.0
-Step = Callable[[], Coroutine[Any, Any, Any]]
 
 
 class BotInfo(TypedDict, total=False):
@@ -373,18 +373,22 @@ class ZaloBotDelivery:
         if not pieces:
             raise Rejected("nothing to send: empty text and no attachment")
         steps: list[Step] = [
-            partial(self.client.send_message, chat_id, piece.value)
-            if piece.kind == "text"
-            else partial(self.client.send_photo, chat_id, piece.value)
+            partial(
+                self._paced,
+                self.client.send_message if piece.kind == "text" else self.client.send_photo,
+                chat_id,
+                piece.value,
+            )
             for piece in pieces
         ]
-        key = self._progress.key(chat_id, reply)
-        for index in range(self._progress.done(key), len(steps)):
-            await self._window.acquire()
-            await steps[index]()
-            self._progress.advance(key, index + 1)
-        self._progress.finish(key)
+        await self._progress.send(chat_id, reply, steps)
         await self.menus.remember(chat_id, turn, menu)
+
+    async def _paced(
+        self, send: Callable[[str, str], Awaitable[Any]], chat: str, value: str
+    ) -> None:
+        await self._window.acquire()
+        await send(chat, value)
 
 
 # --------------------------------------------------------------------------- the channel

@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -45,7 +46,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.channels.membership import record_reachability
-from bot.channels.zalo_render import FileLinks, MenuStore, PartProgress, plan
+from bot.channels.parts import PartProgress
+from bot.channels.zalo_render import FileLinks, MenuStore, plan
 from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Incoming, Reply
 from bot.core.services import Services
@@ -670,16 +672,17 @@ class ZaloOADelivery:
         )
         if not pieces:
             raise Rejected("nothing to send: empty text and no attachment")
-        key = self._progress.key(chat_id, reply)
-        for index in range(self._progress.done(key), len(pieces)):
-            await self._pace.acquire()
-            await self._send(chat_id, pieces[index].value)
-            await self.window.count(chat_id)
-            self._progress.advance(key, index + 1)
-        self._progress.finish(key)
+        steps = [partial(self._send, chat_id, piece.value) for piece in pieces]
+        await self._progress.send(chat_id, reply, steps)
         await self.menus.remember(chat_id, turn, menu)
 
     async def _send(self, user_id: str, text: str) -> None:
+        """One part, paced, counted against the reply window once accepted."""
+        await self._pace.acquire()
+        await self._send_text(user_id, text)
+        await self.window.count(user_id)
+
+    async def _send_text(self, user_id: str, text: str) -> None:
         token, version = await self.tokens.current()
         try:
             await self.client.send_text(token, user_id, text)

@@ -28,12 +28,9 @@ to this server that expires; without ZALO_FILES_BASE_URL the message only names 
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import logging
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -66,7 +63,6 @@ __all__ = [
     "Menu",
     "MenuStore",
     "Option",
-    "PartProgress",
     "Piece",
     "Turn",
     "file_message",
@@ -429,29 +425,3 @@ async def plan(
             line = file_message(attachment.filename, url, t, files.hours)
             pieces.append(Piece("text", line[:limit]))
     return turn, menu, pieces
-
-
-class PartProgress:
-    """Parts of a reply already accepted, so a retry after a failed later part does not
-    send them again (in memory, by chat and content, until the reply is complete)."""
-
-    def __init__(self, limit: int = 1000) -> None:
-        self._done: OrderedDict[str, int] = OrderedDict()
-        self._limit = limit
-
-    @staticmethod
-    def key(chat_id: str, reply: Reply) -> str:
-        digest = json.dumps(reply.to_json(), sort_keys=True, ensure_ascii=False)
-        return f"{chat_id}:{hashlib.sha256(digest.encode()).hexdigest()}"
-
-    def done(self, key: str) -> int:
-        return self._done.get(key, 0)
-
-    def advance(self, key: str, count: int) -> None:
-        self._done[key] = count
-        self._done.move_to_end(key)
-        while len(self._done) > self._limit:
-            self._done.popitem(last=False)
-
-    def finish(self, key: str) -> None:
-        self._done.pop(key, None)
