@@ -12,23 +12,17 @@ back for a retry), with a slow poll of the database as the safety net.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from typing import Any, Literal
-
-from sqlalchemy import select
 
 from bot.app import BotApp
 from bot.channels.telegram import CHANNEL, update_key
-from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.fakes.telegram import FakeTelegram, SentMessage
 from tests.support.transcripts import Reply
+from tests.support.watch import ChannelWatch
 
 __all__ = ["STICKER", "OutboxWatch", "TelegramChat", "TelegramChats", "to_reply"]
 
 Mode = Literal["polling", "webhook"]
-_UNSETTLED = ("pending", "claimed", "sending")
 # Telegram has no empty message: the nearest thing a person can send is a sticker.
 STICKER: dict[str, Any] = {
     "file_id": "CAACAgIAAxkBAAIBsticker",
@@ -50,50 +44,16 @@ def to_reply(message: SentMessage) -> Reply:
     return Reply(message.text or message.caption or "", buttons, attachment)
 
 
-class OutboxWatch:
-    """Knows when an update was recorded and the Telegram outbox has drained."""
+class OutboxWatch(ChannelWatch):
+    """The watch for Telegram, where an update is known by its update_id."""
 
     def __init__(self, app: BotApp, bot_id: int) -> None:
-        self.app = app
+        super().__init__(app, CHANNEL)
         self.bot_id = bot_id
-        self._changed = asyncio.Event()
-        app.dispatcher.on_queued.append(self._changed.set)
-        app.sender.on_sent.append(lambda *_: self._changed.set())
-        app.sender.on_failed.append(lambda *_: self._changed.set())
-        app.sender.on_retry.append(lambda *_: self._changed.set())
 
-    async def _state(self, key: str | None) -> tuple[bool, bool]:
-        async with self.app.services.db.session() as session:
-            recorded = key is None or (
-                await session.scalar(
-                    select(ProcessedUpdate.id).where(
-                        ProcessedUpdate.channel == CHANNEL, ProcessedUpdate.update_key == key
-                    )
-                )
-                is not None
-            )
-            waiting = await session.scalar(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.channel == CHANNEL, OutboxMessage.status.in_(_UNSETTLED))
-                .limit(1)
-            )
-        return recorded, waiting is not None
-
-    async def settled(self, update_id: int | None, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until the update (if any) is recorded and the Telegram outbox is empty."""
+    async def settled(self, update_id: int | None, timeout: float = 10.0) -> None:  # type: ignore[override]  # noqa: ASYNC109
         key = None if update_id is None else update_key(self.bot_id, update_id)
-        deadline = time.monotonic() + timeout
-        while True:
-            self._changed.clear()
-            recorded, waiting = await self._state(key)
-            if recorded and not waiting:
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                state = "not recorded" if not recorded else "messages still queued"
-                raise TimeoutError(f"update {update_id}: {state} after {timeout}s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+        await super().settled(key, timeout)
 
 
 class TelegramChat:

@@ -14,25 +14,22 @@ the payload itself, as a person copying a button's data would.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import time
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
-from sqlalchemy import select
 
 from bot.app import BotApp, build
 from bot.channels import zalo_bot, zalo_oa
 from bot.channels.zalo_render import parse_menu
 from bot.channels.zalo_runtime import zalo_runtimes
 from bot.settings import Settings
-from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.fakes.zalo import FakeZaloBot, FakeZaloOA, OASent, ZaloSent
 from tests.support.server import RunningBot
 from tests.support.transcripts import Reply
+from tests.support.watch import ChannelWatch
 
 __all__ = [
     "BOT_SECRET",
@@ -48,7 +45,6 @@ __all__ = [
 
 Mode = Literal["polling", "webhook"]
 BOT_SECRET = "zalo-webhook-secret_0123"
-_UNSETTLED = ("pending", "claimed", "sending")
 _FILE_LINK = re.compile(r"/zalo/files/[A-Za-z0-9_-]+/(\S+?)(?=[\s)]|$)")
 
 
@@ -134,50 +130,6 @@ def to_reply(text: str | None, photo: str | None = None) -> Reply:
     body, options = parse_menu(text or "")
     buttons = [(title, str(n) if n is not None else title) for n, title in options]
     return Reply(body, buttons, _attachment(body))
-
-
-class ChannelWatch:
-    """Knows when an update was recorded and a channel's outbox has drained."""
-
-    def __init__(self, app: BotApp, channel: str) -> None:
-        self.app = app
-        self.channel = channel
-        self._changed = asyncio.Event()
-        app.dispatcher.on_queued.append(self._changed.set)
-        app.sender.on_sent.append(lambda *_: self._changed.set())
-        app.sender.on_failed.append(lambda *_: self._changed.set())
-        app.sender.on_retry.append(lambda *_: self._changed.set())
-
-    async def _state(self, key: str | None) -> tuple[bool, bool]:
-        async with self.app.services.db.session() as session:
-            recorded = key is None or (
-                await session.scalar(
-                    select(ProcessedUpdate.id).where(
-                        ProcessedUpdate.channel == self.channel, ProcessedUpdate.update_key == key
-                    )
-                )
-                is not None
-            )
-            waiting = await session.scalar(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.channel == self.channel, OutboxMessage.status.in_(_UNSETTLED))
-                .limit(1)
-            )
-        return recorded, waiting is not None
-
-    async def settled(self, key: str | None, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        deadline = time.monotonic() + timeout
-        while True:
-            self._changed.clear()
-            recorded, waiting = await self._state(key)
-            if recorded and not waiting:
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                state = "not recorded" if not recorded else "messages still queued"
-                raise TimeoutError(f"update {key}: {state} after {timeout}s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
 
 
 class _ZaloChat:
