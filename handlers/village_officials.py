@@ -123,19 +123,28 @@ def _value(ctx: Context, value: Any, decimals: int = 0) -> str:
     return ctx.t.number(value)
 
 
+async def _month_and_unit(
+    ctx: Context, roles: frozenset[str], action: str, level: str | None
+) -> tuple[str, Month] | None:
+    """The unit and month a command names: the month typed, last month by default; the unit
+    typed or picked (None: asked with buttons, or refused with a message already said)."""
+    periods, text, ok = split_arguments(ctx, str(ctx.state.get("command_arg") or ""))
+    if not ok:
+        ctx.say("error.month")
+        return None
+    period = periods[0] if periods else Month.of(ctx.today) - 1
+    unit = await pick_unit(ctx, text, roles, action, period.iso(), level)
+    return None if unit is None else (unit.code, period)
+
+
 # --- /tonghop ------------------------------------------------------------------------------------
 
 
 @router.command("tonghop", "summary", roles=tuple(OFFICIALS))
 async def summary_command(ctx: Context) -> None:
-    periods, text, ok = split_arguments(ctx, str(ctx.state.get("command_arg") or ""))
-    if not ok:
-        ctx.say("error.month")
-        return
-    period = periods[0] if periods else Month.of(ctx.today) - 1
-    unit = await pick_unit(ctx, text, OFFICIALS, "sum", period.iso(), None)
-    if unit is not None:
-        await show_summary(ctx, unit.code, period)
+    chosen = await _month_and_unit(ctx, OFFICIALS, "sum", None)
+    if chosen is not None:
+        await show_summary(ctx, *chosen)
 
 
 async def show_summary(ctx: Context, code: str, period: Month) -> None:
@@ -285,14 +294,9 @@ def _chart(ctx: Context, summary: Summary, code: str) -> bytes:
 
 @router.command("chuanop", "missing", roles=tuple(OFFICIALS))
 async def missing_command(ctx: Context) -> None:
-    periods, text, ok = split_arguments(ctx, str(ctx.state.get("command_arg") or ""))
-    if not ok:
-        ctx.say("error.month")
-        return
-    period = periods[0] if periods else Month.of(ctx.today) - 1
-    unit = await pick_unit(ctx, text, OFFICIALS, "miss", period.iso(), None)
-    if unit is not None:
-        await show_missing(ctx, unit.code, period)
+    chosen = await _month_and_unit(ctx, OFFICIALS, "miss", None)
+    if chosen is not None:
+        await show_missing(ctx, *chosen)
 
 
 async def show_missing(ctx: Context, code: str, period: Month) -> None:
@@ -325,14 +329,9 @@ async def show_missing(ctx: Context, code: str, period: Month) -> None:
 
 @router.command("xem", "view", roles=tuple(VIEWERS))
 async def view_command(ctx: Context) -> None:
-    periods, text, ok = split_arguments(ctx, str(ctx.state.get("command_arg") or ""))
-    if not ok:
-        ctx.say("error.month")
-        return
-    period = periods[0] if periods else Month.of(ctx.today) - 1
-    unit = await pick_unit(ctx, text, VIEWERS, "view", period.iso(), dataset().org_unit_level)
-    if unit is not None:
-        await show_report(ctx, unit.code, period)
+    chosen = await _month_and_unit(ctx, VIEWERS, "view", dataset().org_unit_level)
+    if chosen is not None:
+        await show_report(ctx, *chosen)
 
 
 async def show_report(ctx: Context, code: str, period: Month) -> None:
