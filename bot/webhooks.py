@@ -98,7 +98,11 @@ class ForwardingSession(Session):
 
 def install(db: Database) -> None:
     """Make every session of ``db`` queue webhook events for the submissions it writes."""
-    db.sessions.configure(sync_session_class=ForwardingSession)
+    current: type[Session] = db.sessions.kw.get("sync_session_class", Session)
+    if not issubclass(current, ForwardingSession):
+        # Keeping what the database's own session class does (see bot/storage/ids.py).
+        forwarding = type("ForwardingSession", (ForwardingSession, current), {})
+        db.sessions.configure(sync_session_class=forwarding)
 
 
 def _changed_status(submission: Submission) -> bool:

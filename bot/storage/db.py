@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+from bot.storage.ids import IdBlocks
 
 __all__ = ["Database", "migrate", "run_with_database"]
 
@@ -46,9 +49,15 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        session_class: type[Session] = Session
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            # A class of its own, so that the listener numbers this database's rows only.
+            session_class = type("SQLiteSession", (Session,), {})
+            event.listen(session_class, "before_flush", IdBlocks().before_flush)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=session_class
+        )
         self._turn = asyncio.Lock() if self.is_sqlite else None
 
     def session(self) -> AsyncSession:
