@@ -5,20 +5,26 @@ recorded exactly once with its effects, the account and state loaded and saved, 
 queued in the outbox and sent by the rate-limited sender. Baseline: aiogram's own polling, a
 handler that inserts one row (SQLite, committed) and answers. Prints updates/s for both and
 the ratio; last line JSON {"ours_per_s", "baseline_per_s", "ratio"}.
-    python benchmarks/telegram_updates.py [--updates 400] [--fast]
+
+The two take turns for a few rounds and the medians are compared: on a shared machine the
+speed drifts by half from one minute to the next, and a single pair measured that drift.
+Each measured part starts from memory settled as ``python -m bot run`` settles it.
+    python benchmarks/telegram_updates.py [--updates 400] [--rounds 3] [--fast]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,7 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiosqlite
 from aiogram import Dispatcher
 from aiogram.types import Message
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.app import settle_memory
 from bot.orgunits import import_file
 from bot.settings import load_settings
 from bot.storage.db import Database, migrate
@@ -87,6 +97,7 @@ async def ours(count: int, tmp: Path, database_url: str | None = None) -> float:
     running = await start_bot(settings)
     try:
         await asyncio.sleep(0.5)  # commands registered, polling started
+        settle_memory()
         started = time.monotonic()
         inject(fake, count)
         await wait_for(fake, count)
@@ -117,6 +128,7 @@ async def baseline(count: int, tmp: Path) -> float:
         polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False))
         try:
             await asyncio.sleep(0.5)
+            settle_memory()
             started = time.monotonic()
             inject(fake, count)
             await wait_for(fake, count)
@@ -128,10 +140,37 @@ async def baseline(count: int, tmp: Path) -> float:
             stop()
 
 
-async def main(count: int, database_url: str | None) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        base = await baseline(count, Path(tmp))
-        mine = await ours(count, Path(tmp), database_url)
+@contextlib.asynccontextmanager
+async def fresh_database(url: str, number: int) -> AsyncIterator[str]:
+    """An empty database beside the one named in ``url`` for each round, dropped after."""
+    server = make_url(url)
+    name = f"{server.database}_round{number}"
+    admin = create_async_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def main(count: int, rounds: int, database_url: str | None) -> dict[str, float]:
+    bases: list[float] = []
+    mines: list[float] = []
+    for number in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            bases.append(await baseline(count, Path(tmp)))
+            if database_url:
+                async with fresh_database(database_url, number) as url:
+                    mines.append(await ours(count, Path(tmp), url))
+            else:
+                mines.append(await ours(count, Path(tmp)))
+        print(f"round {number + 1}: ours {mines[-1]:.1f}/s, baseline {bases[-1]:.1f}/s")
+    base = statistics.median(bases)
+    mine = statistics.median(mines)
     return {
         "ours_per_s": round(mine, 1),
         "baseline_per_s": round(base, 1),
@@ -142,13 +181,18 @@ async def main(count: int, database_url: str | None) -> dict[str, float]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--updates", type=int)
-    parser.add_argument("--fast", action="store_true", help="100 updates")
+    parser.add_argument("--rounds", type=int, help="turns each side takes (default 3)")
+    parser.add_argument("--fast", action="store_true", help="100 updates, one round")
     parser.add_argument(
-        "--database-url", help="ours on this (empty) database, e.g. PostgreSQL; default SQLite"
+        "--database-url",
+        help="ours on PostgreSQL: a fresh database beside this one each round; default SQLite",
     )
     args = parser.parse_args()
     count = args.updates or (100 if args.fast else 400)
-    result = asyncio.run(main(count, args.database_url))
-    print(f"{count} updates: ours {result['ours_per_s']}/s, bare aiogram + insert ")
-    print(f"{result['baseline_per_s']}/s, ratio {result['ratio']}")
+    rounds = args.rounds or (1 if args.fast else 3)
+    result = asyncio.run(main(count, rounds, args.database_url))
+    print(
+        f"{count} updates, median of {rounds}: ours {result['ours_per_s']}/s, "
+        f"bare aiogram + insert {result['baseline_per_s']}/s, ratio {result['ratio']}"
+    )
     print(json.dumps(result))

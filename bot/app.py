@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import signal
@@ -33,7 +34,7 @@ from bot.web.app import SENDER, create_app
 from bot.webhooks import install as install_webhooks
 from bot.webhooks import sync_settings_endpoints, webhook_sender
 
-__all__ = ["BotApp", "build", "run"]
+__all__ = ["BotApp", "build", "run", "settle_memory"]
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +91,7 @@ def build(settings: Settings) -> BotApp:
     sender.on_failed.append(services.metrics.on_failed)
     sender.on_retry.append(services.metrics.on_retry)
     dispatcher.on_queued.append(sender.wake)
+    dispatcher.handoff = sender
     app[SENDER] = sender
     if deliveries:
         background.append(sender.run)
@@ -204,11 +206,23 @@ async def seed_orgunits(app: BotApp) -> None:
     log.info("org units seeded from %s: %s", path.name, report.summary())
 
 
+def settle_memory() -> None:
+    """Put what start-up built (modules, forms, catalogs, the tree) out of the collector's way.
+
+    They live as long as the process, yet every full collection walked them all again:
+    benchmarks/telegram_updates.py measured 0.35 s of collector time in a rush of 400
+    updates, 0.06 s with them frozen.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run(settings: Settings) -> None:
     compile_catalogs()
     await migrate_async(settings.database_url)
     app = build(settings)
     await seed_orgunits(app)
+    settle_memory()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

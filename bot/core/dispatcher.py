@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.context import Context
 from bot.core.messages import Incoming
-from bot.core.recording import Recording
+from bot.core.recording import Handoff, Recording
 from bot.core.router import Route, Router
 from bot.core.services import Services
 from bot.forms import engine
@@ -88,6 +88,8 @@ class Dispatcher:
         self.router = router
         # Channels register a callback so the sender wakes up as soon as replies are queued.
         self.on_queued: list[Callable[[], None]] = []
+        # The sender of this process, given the replies it can send without reading them back.
+        self.handoff: Handoff | None = None
 
     async def handle(self, incoming: Incoming) -> DispatchResult:
         incoming = self._clean(incoming)
@@ -175,7 +177,10 @@ class Dispatcher:
             for incoming in fresh:
                 assert tree is not None
                 await self._process(recording, incoming, tree, failed=failed)
-            await recording.finish()
+            handed = await recording.finish(self.handoff)
+        if handed:
+            assert self.handoff is not None
+            self.handoff.take(handed)  # committed: theirs to send
         results: list[DispatchResult] = []
         for incoming in incomings:
             key = (incoming.channel, incoming.update_key)

@@ -11,17 +11,30 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.context import Context
 from bot.core.messages import Incoming
+from bot.outbox import RateLimits, claim_queued
 from bot.storage.models import Account, ConversationState, Identity, OutboxMessage, ProcessedUpdate
 
-__all__ = ["Recording"]
+__all__ = ["Handoff", "Recording"]
+
+
+class Handoff(Protocol):
+    """A sender in this process that takes the rows it can send from memory (bot/outbox.py)."""
+
+    worker: str
+    limits: RateLimits
+
+    def serves(self, channel: str) -> bool: ...
+
+    def take(self, rows: list[OutboxMessage]) -> None: ...
+
 
 Sender = tuple[str, str]  # (channel, external id)
 UpdateKey = tuple[str, str]  # (channel, update key)
@@ -124,8 +137,15 @@ class Recording:
         self.session.add_all(rows)
         self._outbox[(incoming.channel, incoming.update_key)] = rows
 
-    async def finish(self) -> None:
+    async def finish(self, handoff: Handoff | None = None) -> list[OutboxMessage]:
+        """Write what is pending; returns the rows claimed for ``handoff``'s sender."""
         await self.session.flush()
+        if handoff is None:
+            return []
+        queued = [row for rows in self._outbox.values() for row in rows]
+        rows = [row for row in queued if handoff.serves(row.channel)]
+        lease = self.now + timedelta(seconds=handoff.limits.lease_seconds)
+        return await claim_queued(self.session, rows, handoff.worker, lease)
 
     def outbox_ids(self, incoming: Incoming) -> list[int]:
         """After :meth:`finish`: the outbox rows the update caused."""
