@@ -18,12 +18,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.core.messages import Reply
 from bot.logs import log_failure
@@ -136,23 +137,26 @@ class SlidingWindow:
 
 
 class GroupCommit:
-    """Marks asked for at the same moment share one UPDATE: group commit for the sender.
+    """Marks asked for at the same moment share one transaction: group commit for the sender.
 
-    Sixteen sends in flight would otherwise cost sixteen transactions per step; waiting
-    for a timer would widen the window in which a crash leaves a send unaccounted for.
-    Here a mark waits only for the write already under way.
+    Sixteen sends in flight would otherwise cost sixteen transactions per step, and twice
+    that with their "sent" marks; waiting for a timer would widen the window in which a
+    crash leaves a send unaccounted for. Here a mark waits only for the write already under
+    way, and one write carries every kind of mark asked for meanwhile.
     """
 
-    def __init__(self, write: Callable[[list[int]], Awaitable[set[int]]]) -> None:
+    def __init__(
+        self, write: Callable[[dict[str, list[int]]], Awaitable[dict[str, set[int]]]]
+    ) -> None:
         self._write = write
-        self._waiting: list[tuple[int, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[str, int, asyncio.Future[bool]]] = []
         self._busy = False
         self._task: asyncio.Task[None] | None = None
 
-    async def mark(self, row_id: int) -> bool:
+    async def mark(self, kind: str, row_id: int) -> bool:
         """True when this row was written (the write's condition held for it)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row_id, future))
+        self._waiting.append((kind, row_id, future))
         if not self._busy:
             self._busy = True
             self._task = asyncio.create_task(self._drain())
@@ -168,23 +172,107 @@ class GroupCommit:
         try:
             while self._waiting:
                 group, self._waiting = self._waiting, []
+                kinds: dict[str, list[int]] = {}
+                for kind, row_id, _ in group:
+                    kinds.setdefault(kind, []).append(row_id)
                 try:
-                    written = await self._write([row_id for row_id, _ in group])
+                    written = await self._write(kinds)
                 except Exception as error:
-                    for _, future in group:
+                    for _, _, future in group:
                         if not future.done():
                             future.set_exception(error)
                     continue
-                for row_id, future in group:
+                for kind, row_id, future in group:
                     if not future.done():
-                        future.set_result(row_id in written)
+                        future.set_result(row_id in written.get(kind, ()))
         finally:
             self._busy = False
 
 
+_UNSENT = ("pending", "claimed", "sending")
+_outbox = cast(Table, OutboxMessage.__table__)
+# Built once: these run for every few messages, and building a statement costs more than
+# running it.
+_MARK_SENDING = (
+    update(_outbox)
+    .where(
+        _outbox.c.id.in_(bindparam("ids", expanding=True)),
+        _outbox.c.status == "claimed",
+        _outbox.c.claimed_by == bindparam("worker"),
+    )
+    .values(status="sending", attempts=_outbox.c.attempts + 1, next_attempt_at=bindparam("lease"))
+    .returning(_outbox.c.id)
+)
+_earlier = _outbox.alias("earlier")
+_queued_ids: BindParameter[int] = bindparam("ids", expanding=True)
+_CLAIM_QUEUED = (
+    update(_outbox)
+    .where(
+        _outbox.c.id.in_(_queued_ids),
+        _outbox.c.status == "pending",
+        ~exists().where(
+            _earlier.c.channel == _outbox.c.channel,
+            _earlier.c.chat_id == _outbox.c.chat_id,
+            _earlier.c.id < _outbox.c.id,
+            _earlier.c.status.in_(_UNSENT),
+            _earlier.c.id.not_in(_queued_ids),
+        ),
+    )
+    .values(status="claimed", claimed_by=bindparam("worker"), next_attempt_at=bindparam("lease"))
+    .returning(_outbox.c.id)
+)
+# A chat's message waits while an earlier one is still on its way: order per chat.
+_earlier_row = aliased(OutboxMessage, name="earlier_row")
+_now: BindParameter[datetime] = bindparam("now")
+_DUE = (
+    select(OutboxMessage)
+    .where(
+        OutboxMessage.status == "pending",
+        OutboxMessage.next_attempt_at <= _now,
+        OutboxMessage.channel.in_(bindparam("channels", expanding=True)),
+        ~exists().where(
+            _earlier_row.channel == OutboxMessage.channel,
+            _earlier_row.chat_id == OutboxMessage.chat_id,
+            _earlier_row.id < OutboxMessage.id,
+            _earlier_row.status.in_(_UNSENT),
+            ~and_(_earlier_row.status == "pending", _earlier_row.next_attempt_at <= _now),
+        ),
+    )
+    .order_by(OutboxMessage.id)
+    .limit(bindparam("batch"))
+    .with_for_update(skip_locked=True)
+)
+_UNSENT_OF_CHATS = (
+    select(_outbox.c.channel, _outbox.c.chat_id, _outbox.c.id)
+    .where(
+        _outbox.c.chat_id.in_(bindparam("chats", expanding=True)),
+        _outbox.c.status.in_(_UNSENT),
+    )
+    .order_by(_outbox.c.id)
+)
+_CLAIM_DUE = (
+    update(_outbox)
+    .where(_outbox.c.id.in_(bindparam("ids", expanding=True)), _outbox.c.status == "pending")
+    .values(status="claimed", claimed_by=bindparam("worker"), next_attempt_at=bindparam("lease"))
+)
+_CLAIMED_BY = (
+    select(OutboxMessage)
+    .where(
+        OutboxMessage.id.in_(bindparam("ids", expanding=True)),
+        OutboxMessage.status == "claimed",
+        OutboxMessage.claimed_by == bindparam("worker"),
+    )
+    .order_by(OutboxMessage.id)
+)
+_MARK_SENT = (
+    update(_outbox)
+    .where(_outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="sent", sent_at=bindparam("now"), claimed_by=None, last_error=None)
+)
+
+
 # While handed rows keep coming, how often the sender still reads the table for others.
 _CLAIM_EVERY = 0.25
-_UNSENT = ("pending", "claimed", "sending")
 
 
 async def claim_queued(
@@ -200,22 +288,8 @@ async def claim_queued(
     """
     if not rows:
         return []
-    ids = [row.id for row in rows]
-    earlier = aliased(OutboxMessage)
-    older_unsent = exists().where(
-        earlier.channel == OutboxMessage.channel,
-        earlier.chat_id == OutboxMessage.chat_id,
-        earlier.id < OutboxMessage.id,
-        earlier.status.in_(_UNSENT),
-        earlier.id.not_in(ids),
-    )
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending", ~older_unsent)
-        .values(status="claimed", claimed_by=worker, next_attempt_at=lease_until)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
+    params = {"ids": [row.id for row in rows], "worker": worker, "lease": lease_until}
+    result = await session.execute(_CLAIM_QUEUED, params)
     taken = set(result.scalars())
     for row in rows:
         if row.id in taken:
@@ -259,8 +333,7 @@ class OutboxSender:
         self._handed: list[OutboxMessage] = []
         self._running = False
         self._next_claim = 0.0
-        self._sending = GroupCommit(self._write_sending)
-        self._sent = GroupCommit(self._write_sent)
+        self._marks = GroupCommit(self._write_marks)
         self.on_sent: list[Callable[[OutboxMessage, float], None]] = []
         self.on_failed: list[Callable[[OutboxMessage, str], None]] = []
         self.on_retry: list[Callable[[OutboxMessage], None]] = []
@@ -360,52 +433,20 @@ class OutboxSender:
 
     async def _claim(self) -> list[OutboxMessage]:
         now = self.clock()
-        earlier = aliased(OutboxMessage)
-        # A chat's message waits while an earlier one is still on its way: order per chat.
-        blocked_by_earlier = exists().where(
-            and_(
-                earlier.channel == OutboxMessage.channel,
-                earlier.chat_id == OutboxMessage.chat_id,
-                earlier.id < OutboxMessage.id,
-                earlier.status.in_(_UNSENT),
-                ~and_(earlier.status == "pending", earlier.next_attempt_at <= now),
-            )
-        )
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                OutboxMessage.channel.in_(list(self.deliveries)),
-                ~blocked_by_earlier,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(self.limits.batch)
-            .with_for_update(skip_locked=True)
-        )
-        lease = now + timedelta(seconds=self.limits.lease_seconds)
+        due = {"now": now, "channels": list(self.deliveries), "batch": self.limits.batch}
         async with self.db.write_turn(), self.db.session() as session, session.begin():
-            rows = await self._first_in_line(
-                session, list((await session.execute(query)).scalars())
-            )
+            found = list((await session.execute(_DUE, due)).scalars())
+            rows = await self._first_in_line(session, found)
             if not rows:
                 return []
             ids = [row.id for row in rows]
+            lease = now + timedelta(seconds=self.limits.lease_seconds)
             # Conditional: SQLite has no row locks, so a row another sender claimed meanwhile
             # must not be taken over; only rows still pending become ours.
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
-                .values(status="claimed", claimed_by=self.worker, next_attempt_at=lease)
-                .execution_options(synchronize_session=False)
-            )
+            await session.execute(_CLAIM_DUE, {"ids": ids, "worker": self.worker, "lease": lease})
         async with self.db.session() as session:
-            mine = select(OutboxMessage).where(
-                OutboxMessage.id.in_(ids),
-                OutboxMessage.status == "claimed",
-                OutboxMessage.claimed_by == self.worker,
-            )
-            return list((await session.execute(mine.order_by(OutboxMessage.id))).scalars())
+            mine = await session.execute(_CLAIMED_BY, {"ids": ids, "worker": self.worker})
+            return list(mine.scalars())
 
     @staticmethod
     async def _first_in_line(
@@ -418,16 +459,9 @@ class OutboxSender:
         """
         if not rows:
             return rows
-        query = (
-            select(OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.id)
-            .where(
-                OutboxMessage.chat_id.in_({row.chat_id for row in rows}),
-                OutboxMessage.status.in_(_UNSENT),
-            )
-            .order_by(OutboxMessage.id)
-        )
+        chats = {"chats": list({row.chat_id for row in rows})}
         queued: dict[tuple[str, str], list[int]] = {}
-        for channel, chat_id, row_id in (await session.execute(query)).all():
+        for channel, chat_id, row_id in (await session.execute(_UNSENT_OF_CHATS, chats)).all():
             queued.setdefault((channel, chat_id), []).append(row_id)
         held: dict[tuple[str, str], list[OutboxMessage]] = {}
         for row in rows:
@@ -476,7 +510,7 @@ class OutboxSender:
         # is about to leave, so a crash leaves at most the requests truly in flight uncertain.
         await self._global.acquire()
         try:
-            marked = await self._sending.mark(row.id)
+            marked = await self._marks.mark("sending", row.id)
         except asyncio.CancelledError:
             await asyncio.shield(self._take_back(row.id))
             raise
@@ -516,29 +550,23 @@ class OutboxSender:
         await self._mark_sent(row)
         return "sent"
 
-    async def _write_sending(self, ids: list[int]) -> set[int]:
+    async def _write_marks(self, kinds: dict[str, list[int]]) -> dict[str, set[int]]:
+        """ "sending" only for rows still claimed by us; "sent" for rows we sent."""
         now = self.clock()
-        async with self.db.write_turn(), self.db.session() as session, session.begin():
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id.in_(ids),
-                    OutboxMessage.status == "claimed",
-                    OutboxMessage.claimed_by == self.worker,
-                )
-                .values(
-                    status="sending",
-                    attempts=OutboxMessage.attempts + 1,
-                    next_attempt_at=now + timedelta(seconds=self.limits.lease_seconds),
-                )
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
-            )
-            return set(result.scalars())
+        written: dict[str, set[int]] = {}
+        async with self.db.write_turn(), self.db.engine.begin() as conn:
+            if kinds.get("sending"):
+                lease = now + timedelta(seconds=self.limits.lease_seconds)
+                params = {"ids": kinds["sending"], "worker": self.worker, "lease": lease}
+                written["sending"] = set((await conn.execute(_MARK_SENDING, params)).scalars())
+            if kinds.get("sent"):
+                await conn.execute(_MARK_SENT, {"ids": kinds["sent"], "now": now})
+                written["sent"] = set(kinds["sent"])
+        return written
 
     async def _take_back(self, row_id: int) -> None:
         """Stopped before the request left: the row is pending again, not uncertain."""
-        await self._sending.settled()
+        await self._marks.settled()
         async with self.db.write_turn(), self.db.session() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
@@ -555,16 +583,6 @@ class OutboxSender:
                 )
             )
 
-    async def _write_sent(self, ids: list[int]) -> set[int]:
-        async with self.db.write_turn(), self.db.session() as session, session.begin():
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(status="sent", sent_at=self.clock(), claimed_by=None, last_error=None)
-                .execution_options(synchronize_session=False)
-            )
-        return set(ids)
-
     async def _set(self, row: OutboxMessage, **values: object) -> None:
         async with self.db.write_turn(), self.db.session() as session, session.begin():
             await session.execute(
@@ -572,7 +590,7 @@ class OutboxSender:
             )
 
     async def _mark_sent(self, row: OutboxMessage) -> None:
-        await self._sent.mark(row.id)
+        await self._marks.mark("sent", row.id)
         latency = (self.clock() - row.created_at).total_seconds()
         self.stats.sent += 1
         for hook in self.on_sent:
