@@ -94,25 +94,34 @@ class Dispatcher:
     async def handle(self, incoming: Incoming) -> DispatchResult:
         incoming = self._clean(incoming)
         try:
-            result = await self._handle_once(incoming, failed=False)
-        except IntegrityError:
-            # Another worker recorded the same update first: a re-delivery does nothing.
-            return await self._existing(incoming)
+            result = await self._record(incoming, failed=False)
         except (OperationalError, InterfaceError):
             # The database is away: nothing was recorded, so the channel must deliver the
             # update again later rather than spend it on an apology.
             raise
         except Exception as error:
             log_failure(log, f"handler failed for an update on {incoming.channel}", error)
-            try:
-                result = await self._handle_once(incoming, failed=True)
-            except IntegrityError:
-                return await self._existing(incoming)
+            result = await self._record(incoming, failed=True)
         outcome = "duplicate" if result.duplicate else "processed"
         self.services.metrics.updates.labels(incoming.channel, outcome).inc()
         for wake in self.on_queued:
             wake()
         return result
+
+    async def _record(self, incoming: Incoming, *, failed: bool) -> DispatchResult:
+        """One transaction for the update, and one more after a write conflict that was not
+        its re-delivery (another process took a row id first: bot/storage/ids.py)."""
+        for attempt in (1, 2):
+            try:
+                return await self._handle_once(incoming, failed=failed)
+            except IntegrityError:
+                # Another worker recorded the same update first: a re-delivery does nothing.
+                existing = await self._existing(incoming)
+                if existing is not None:
+                    return existing
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _clean(self, incoming: Incoming) -> Incoming:
         if incoming.text is None:
@@ -120,11 +129,10 @@ class Dispatcher:
         text = clean_input(incoming.text, self.services.settings.max_text_length)
         return dataclasses.replace(incoming, text=text or None)
 
-    async def _existing(self, incoming: Incoming) -> DispatchResult:
+    async def _existing(self, incoming: Incoming) -> DispatchResult | None:
         async with self.services.db.session() as session:
             found = await self._find_processed(session, incoming)
-            assert found is not None
-            return DispatchResult(found.id, duplicate=True)
+            return None if found is None else DispatchResult(found.id, duplicate=True)
 
     @staticmethod
     async def _find_processed(session: AsyncSession, incoming: Incoming) -> ProcessedUpdate | None:

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.context import Context
 from bot.core.messages import Incoming
 from bot.outbox import RateLimits, claim_queued
+from bot.storage.ids import reserve_ids
 from bot.storage.models import Account, ConversationState, Identity, OutboxMessage, ProcessedUpdate
 
 __all__ = ["Handoff", "Recording"]
@@ -54,27 +55,47 @@ class Recording:
         self._outbox: dict[UpdateKey, list[OutboxMessage]] = {}
 
     async def prepare(self, incomings: Sequence[Incoming]) -> list[Incoming]:
-        """Read what the updates need; returns those not recorded before, in order."""
+        """Read what the updates need; returns those not recorded before, in order.
+
+        Nothing is written yet: new accounts, identities and processed-update rows get their
+        ids beforehand (bot/storage/ids.py) and go in with the first flush, one statement
+        per table.
+        """
         self.seen = await self._recorded(incomings)
         fresh = [i for i in incomings if (i.channel, i.update_key) not in self.seen]
         if not fresh:
             return []
-        created = await self._senders(fresh)
-        known = [a.id for a, _ in self._people.values() if a.id not in created]
-        await self._load_states(known)
-        self._states.update(dict.fromkeys(created))
-        rows = {
+        new = await self._senders(fresh)
+        await self._load_states([account.id for account, _ in self._people.values()])
+        counts = {Account: len(new), Identity: len(new), ProcessedUpdate: len(fresh)}
+        ids = await reserve_ids(self.session, counts)
+        for (channel, sender), account_id, identity_id in zip(
+            new, ids[Account], ids[Identity], strict=True
+        ):
+            # Defaults spelled out: handlers read them before the flush would fill them in.
+            account = Account(id=account_id, created_at=self.now, push_enabled=True)
+            identity = Identity(
+                id=identity_id,
+                account_id=account_id,
+                channel=channel,
+                external_id=sender,
+                active=True,
+                created_at=self.now,
+            )
+            self.session.add_all((account, identity))
+            self._people[(channel, sender)] = (account, identity)
+            self._states[account_id] = None
+        self.processed = {
             (i.channel, i.update_key): ProcessedUpdate(
+                id=row_id,
                 channel=i.channel,
                 update_key=i.update_key,
                 account_id=self.person(i)[0].id,
                 processed_at=self.now,
             )
-            for i in fresh
+            for i, row_id in zip(fresh, ids[ProcessedUpdate], strict=True)
         }
-        self.session.add_all(rows.values())
-        await self.session.flush()  # their ids, for the replies; one INSERT for the chunk
-        self.processed = rows
+        self.session.add_all(self.processed.values())
         return fresh
 
     def person(self, incoming: Incoming) -> tuple[Account, Identity]:
@@ -154,51 +175,51 @@ class Recording:
     # --- reading ---------------------------------------------------------------------------
 
     async def _recorded(self, incomings: Sequence[Incoming]) -> dict[UpdateKey, int]:
-        query = select(
-            ProcessedUpdate.channel, ProcessedUpdate.update_key, ProcessedUpdate.id
-        ).where(
-            ProcessedUpdate.channel.in_({i.channel for i in incomings}),
-            ProcessedUpdate.update_key.in_({i.update_key for i in incomings}),
-        )
-        rows = (await self.session.execute(query)).all()
+        params = {
+            "channels": list({i.channel for i in incomings}),
+            "keys": list({i.update_key for i in incomings}),
+        }
+        rows = (await self.session.execute(_RECORDED, params)).all()
         return {(channel, key): row_id for channel, key, row_id in rows}
 
-    async def _senders(self, incomings: Sequence[Incoming]) -> set[int]:
-        """Load (locked) or create each sender's account and identity; returns new accounts."""
+    async def _senders(self, incomings: Sequence[Incoming]) -> list[Sender]:
+        """Load (locked) the senders known already; returns those to create, sorted."""
         wanted = {(i.channel, i.sender_id) for i in incomings}
-        query = (
-            select(Identity, Account)
-            .join(Account, Account.id == Identity.account_id)
-            .where(
-                Identity.channel.in_({channel for channel, _ in wanted}),
-                Identity.external_id.in_({sender for _, sender in wanted}),
-            )
-            .with_for_update()
-        )
-        for identity, account in (await self.session.execute(query)).all():
+        params = {
+            "channels": list({channel for channel, _ in wanted}),
+            "senders": list({sender for _, sender in wanted}),
+        }
+        for identity, account in (await self.session.execute(_SENDERS, params)).all():
             if (identity.channel, identity.external_id) in wanted:
                 if not identity.active:
                     identity.active = True  # they wrote to us, so we can write back
                 self._people[(identity.channel, identity.external_id)] = (account, identity)
-        new = sorted(wanted - set(self._people))
-        if not new:
-            return set()
-        accounts = [Account(created_at=self.now) for _ in new]
-        self.session.add_all(accounts)
-        await self.session.flush()  # ids for the identities; one INSERT for the chunk
-        for (channel, sender), account in zip(new, accounts, strict=True):
-            identity = Identity(
-                account_id=account.id, channel=channel, external_id=sender, created_at=self.now
-            )
-            self.session.add(identity)
-            self._people[(channel, sender)] = (account, identity)
-        await self.session.flush()  # handlers may need the identity's id
-        return {account.id for account in accounts}
+        return sorted(wanted - set(self._people))
 
     async def _load_states(self, account_ids: list[int]) -> None:
         if not account_ids:
             return
-        query = select(ConversationState).where(ConversationState.account_id.in_(account_ids))
-        found = {row.account_id: row for row in (await self.session.execute(query)).scalars()}
+        rows = await self.session.execute(_STATES, {"ids": account_ids})
+        found = {row.account_id: row for row in rows.scalars()}
         for account_id in account_ids:
             self._states[account_id] = found.get(account_id)
+
+
+# Built once with bound values: a chunk runs each of them, and building one costs more than
+# running it.
+_RECORDED = select(ProcessedUpdate.channel, ProcessedUpdate.update_key, ProcessedUpdate.id).where(
+    ProcessedUpdate.channel.in_(bindparam("channels", expanding=True)),
+    ProcessedUpdate.update_key.in_(bindparam("keys", expanding=True)),
+)
+_SENDERS = (
+    select(Identity, Account)
+    .join(Account, Account.id == Identity.account_id)
+    .where(
+        Identity.channel.in_(bindparam("channels", expanding=True)),
+        Identity.external_id.in_(bindparam("senders", expanding=True)),
+    )
+    .with_for_update()
+)
+_STATES = select(ConversationState).where(
+    ConversationState.account_id.in_(bindparam("ids", expanding=True))
+)

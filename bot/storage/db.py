@@ -53,8 +53,9 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             # A class of its own, so that the listener numbers this database's rows only.
-            session_class = type("SQLiteSession", (Session,), {})
-            event.listen(session_class, "before_flush", IdBlocks().before_flush)
+            blocks = IdBlocks()
+            session_class = type("SQLiteSession", (Session,), {"id_blocks": blocks})
+            event.listen(session_class, "before_flush", blocks.before_flush)
         self.sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=session_class
         )
