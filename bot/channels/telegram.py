@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hmac
 import logging
 from collections.abc import Callable, Coroutine, Iterable
@@ -264,17 +265,24 @@ def to_incoming(update: Update, bot_id: int) -> Incoming | None:
 
 
 def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    return _markup(tuple((button.title, button.payload) for button in reply.buttons))
+
+
+@functools.lru_cache(maxsize=512)
+def _markup(buttons: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup | None:
+    """Built once per set of buttons: most replies repeat a few menus, and building the
+    models cost more than sending them. aiogram only reads a markup when it sends it."""
     rows: list[list[InlineKeyboardButton]] = []
-    for button in reply.buttons:
-        if not 1 <= len(button.payload.encode()) <= MAX_CALLBACK_DATA:
+    for title, payload in buttons:
+        if not 1 <= len(payload.encode()) <= MAX_CALLBACK_DATA:
             # Telegram would refuse the whole message; losing one button is the lesser harm.
             log.warning(
                 "dropped a button: callback data of %d bytes exceeds %d",
-                len(button.payload.encode()),
+                len(payload.encode()),
                 MAX_CALLBACK_DATA,
             )
             continue
-        rows.append([InlineKeyboardButton(text=button.title, callback_data=button.payload)])
+        rows.append([InlineKeyboardButton(text=title, callback_data=payload)])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 

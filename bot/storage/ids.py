@@ -16,24 +16,35 @@ give the ids.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Table, func, inspect, select, text
+from sqlalchemy import Connection, Integer, Select, Table, func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Mapper, Session, UOWTransaction
 
 __all__ = ["IdBlocks", "reserve_ids"]
 
 
-def _numbered_table(row: Any) -> Table | None:
-    """The row's table when its key is one integer ``id`` (the tables numbered here)."""
-    mapper = inspect(row).mapper
-    keys = mapper.primary_key
-    if len(keys) != 1 or keys[0].name != "id" or not isinstance(keys[0].type, Integer):
-        return None
-    table = mapper.local_table
-    return table if isinstance(table, Table) else None
+_NUMBERED: dict[type, Table | None] = {}
+
+
+def _numbered_table(model: type) -> Table | None:
+    """The model's table when its key is one integer ``id`` (the tables numbered here)."""
+    if model not in _NUMBERED:
+        mapper: Mapper[Any] = inspect(model)
+        keys = mapper.primary_key
+        table = mapper.local_table
+        numbered = len(keys) == 1 and keys[0].name == "id" and isinstance(keys[0].type, Integer)
+        _NUMBERED[model] = table if numbered and isinstance(table, Table) else None
+    return _NUMBERED[model]
+
+
+@functools.lru_cache(maxsize=64)
+def _highest_ids(tables: tuple[Table, ...]) -> Select[Any]:
+    """One statement for every table's highest id, built once per set of tables."""
+    return select(*(select(func.max(t.c.id)).scalar_subquery() for t in tables))
 
 
 class IdBlocks:
@@ -49,10 +60,7 @@ class IdBlocks:
         tables = [table for table, count in counts.items() if count > 0]
         if not tables:
             return {}
-        # One statement for every table's highest id.
-        tops = connection.execute(
-            select(*(select(func.max(t.c.id)).scalar_subquery() for t in tables))
-        ).one()
+        tops = connection.execute(_highest_ids(tuple(tables))).one()
         ids: dict[Table, list[int]] = {}
         for table, top in zip(tables, tops, strict=True):
             start = max((top or 0) + 1, self._next.get(table.name, 0))
@@ -63,7 +71,7 @@ class IdBlocks:
     def before_flush(self, session: Session, _context: UOWTransaction, _instances: Any) -> None:
         wanted: dict[Table, list[Any]] = {}
         for row in session.new:
-            table = _numbered_table(row)
+            table = _numbered_table(type(row))
             if table is not None and row.id is None:
                 wanted.setdefault(table, []).append(row)
         if not wanted:
