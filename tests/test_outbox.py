@@ -20,6 +20,7 @@ from bot.outbox import (
     RetryAfter,
     SlidingWindow,
     Transient,
+    claim_queued,
 )
 from bot.outbox_admin import failed_messages
 from bot.storage.db import Database
@@ -232,3 +233,66 @@ async def test_a_stop_before_the_request_leaves_gives_the_message_back(db: Datab
     assert platform.delivered == []
     await drain(OutboxSender(db, {"telegram": platform}, FAST))
     assert platform.delivered == [("c1", "a")]
+
+
+async def queued_now(db: Database, chat: str, text: str, worker: str) -> list[OutboxMessage]:
+    """As the dispatcher does: a row written and, in the same transaction, claimed for the
+    sender of this process when nothing older of its chat is unsent."""
+    async with db.session() as session, session.begin():
+        row = OutboxMessage(
+            idempotency_key=f"{chat}:{text}",
+            channel="telegram",
+            chat_id=chat,
+            payload=Reply(text).to_json(),
+        )
+        session.add(row)
+        await session.flush()
+        lease = utcnow() + timedelta(seconds=60)
+        return await claim_queued(session, [row], worker, lease)
+
+
+async def test_a_reply_is_handed_to_the_sender_only_behind_nothing_older(db: Database) -> None:
+    """A reply skips the table only when its chat has nothing older still to go: the
+    person reads in the order things were said, a retry waiting for its turn included."""
+    platform = RecordingPlatform()
+    sender = OutboxSender(db, {"telegram": platform}, FAST)
+    await queue(db, "busy", ["reminder"])
+    async with db.session() as session, session.begin():
+        # The reminder got a 429 and waits for its retry.
+        later = utcnow() + timedelta(seconds=0.5)
+        await session.execute(update(OutboxMessage).values(next_attempt_at=later))
+    for chat in ("busy", "quiet"):
+        sender.take(await queued_now(db, chat, "answer", sender.worker))
+    assert await statuses(db) == {
+        "busy:reminder": "pending",
+        "busy:answer": "pending",  # behind the reminder: left for the sender's claim
+        "quiet:answer": "claimed",
+    }
+    await sender.drain_once()
+    assert platform.delivered == [("quiet", "answer")]
+    await asyncio.sleep(0.6)
+    await drain(sender)
+    assert platform.delivered[1:] == [("busy", "reminder"), ("busy", "answer")]
+    assert set((await statuses(db)).values()) == {"sent"}
+
+
+async def test_a_stopping_sender_gives_back_what_it_was_handed(db: Database) -> None:
+    """Handed rows not yet sent go back to the table when the sender stops, so the next
+    process sends them at once instead of after their lease."""
+    platform = RecordingPlatform()
+    sender = OutboxSender(db, {"telegram": platform}, FAST)
+    running = asyncio.create_task(sender.run(idle_seconds=0.05))
+    for _ in range(200):
+        if sender.serves("telegram"):
+            break
+        await asyncio.sleep(0.01)
+    sender._global.pause(5)  # nothing leaves before the stop
+    sender.take(await queued_now(db, "c1", "hello", sender.worker))
+    await asyncio.sleep(0.1)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert not sender.serves("telegram")
+    assert await statuses(db) == {"c1:hello": "pending"}
+    assert platform.delivered == []
+    await drain(OutboxSender(db, {"telegram": platform}, FAST))
+    assert platform.delivered == [("c1", "hello")]
