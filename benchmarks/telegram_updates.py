@@ -78,7 +78,10 @@ def inject(fake: FakeTelegram, count: int) -> None:
     fake.loop.call_soon_threadsafe(build)  # type: ignore[attr-defined]
 
 
-async def ours(count: int, tmp: Path, database_url: str | None = None) -> float:
+async def ours(
+    count: int, tmp: Path, database_url: str | None = None, waits: list[float] | None = None
+) -> float:
+    """Updates/s; ``waits`` gets each reply's seconds from being queued to being sent."""
     url = database_url or f"sqlite+aiosqlite:///{tmp}/ours.db"
     await asyncio.to_thread(migrate, url)
     db = Database(url)
@@ -95,6 +98,8 @@ async def ours(count: int, tmp: Path, database_url: str | None = None) -> float:
         _env_file=None,
     )
     running = await start_bot(settings)
+    if waits is not None:
+        running.app.sender.on_sent.append(lambda _row, seconds: waits.append(seconds))
     try:
         await asyncio.sleep(0.5)  # commands registered, polling started
         settle_memory()
@@ -160,15 +165,18 @@ async def fresh_database(url: str, number: int) -> AsyncIterator[str]:
 async def main(count: int, rounds: int, database_url: str | None) -> dict[str, float]:
     bases: list[float] = []
     mines: list[float] = []
+    waits: list[float] = []
     for number in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             bases.append(await baseline(count, Path(tmp)))
             if database_url:
                 async with fresh_database(database_url, number) as url:
-                    mines.append(await ours(count, Path(tmp), url))
+                    mines.append(await ours(count, Path(tmp), url, waits))
             else:
-                mines.append(await ours(count, Path(tmp)))
+                mines.append(await ours(count, Path(tmp), waits=waits))
         print(f"round {number + 1}: ours {mines[-1]:.1f}/s, baseline {bases[-1]:.1f}/s")
+    cuts = statistics.quantiles(waits, n=20)
+    print(f"replies queued to sent: median {cuts[9]:.3f} s, 95th percentile {cuts[18]:.3f} s")
     base = statistics.median(bases)
     mine = statistics.median(mines)
     return {

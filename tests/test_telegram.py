@@ -187,6 +187,7 @@ async def test_a_batch_with_a_failing_journey_answers_everyone_once(
             raise RuntimeError("a bug in a journey")
 
         bot.app.dispatcher.router.include(broken)
+        bot.app.dispatcher.chunk = 20  # the failing update in the second transaction
         chats = [CHAT + n for n in range(25)]
         updates = [
             fake.user_text(chat, "/boom" if n == 22 else "/start") for n, chat in enumerate(chats)
