@@ -62,16 +62,22 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
-    """The real bot in a thread of its own, for synchronous clients such as a browser."""
-    url = fresh_sqlite(tmp_path)
-    settings = load_settings(
-        database_url=url,
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """Settings on a SQLite file whatever the backends: for what only SQLite does."""
+    return load_settings(
+        database_url=fresh_sqlite(tmp_path),
         data_dir=tmp_path / "data",
         web_port=free_port(),
         reminders_enabled=False,
         _env_file=None,
     )
+
+
+@pytest.fixture
+def live_server(sqlite_settings: Settings) -> Iterator[str]:
+    """The real bot in a thread of its own, for synchronous clients such as a browser."""
+    settings = sqlite_settings
+    url = settings.database_url
     loop = asyncio.new_event_loop()
     started = threading.Event()
     holder: dict[str, RunningBot] = {}

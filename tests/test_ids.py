@@ -3,21 +3,18 @@ no update."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 
-from bot.settings import load_settings
+from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.ids import reserve_ids
 from bot.storage.models import Account, Identity, ProcessedUpdate
-from tests.support.db import fresh_sqlite
-from tests.support.server import free_port, start_bot
+from tests.support.server import start_bot
 from tests.support.web_chat import WebChat
 
 
@@ -38,19 +35,12 @@ async def test_two_sessions_get_different_ids_before_either_writes(database_url:
         await db.close()
 
 
-async def test_an_id_taken_by_another_process_costs_no_update(tmp_path: Path) -> None:
+async def test_an_id_taken_by_another_process_costs_no_update(sqlite_settings: Settings) -> None:
     """SQLite: a command-line tool creates an account just as the bot writes its own under
     the same id. The bot's transaction is refused; the update is recorded once, answered
     once, and the tool's account is left as it was."""
-    url = await asyncio.to_thread(fresh_sqlite, tmp_path)
-    settings = load_settings(
-        database_url=url,
-        data_dir=tmp_path / "data",
-        web_port=free_port(),
-        reminders_enabled=False,
-        _env_file=None,
-    )
-    running = await start_bot(settings)
+    url = sqlite_settings.database_url
+    running = await start_bot(sqlite_settings)
     taken: list[int] = []
 
     def other_process_first(

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot
+from aiogram import methods as api
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -39,19 +40,6 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
     TelegramUnauthorizedError,
-)
-from aiogram.methods import (
-    AnswerCallbackQuery,
-    DeleteWebhook,
-    EditMessageText,
-    GetFile,
-    GetMe,
-    GetUpdates,
-    SendDocument,
-    SendMessage,
-    SendPhoto,
-    SetMyCommands,
-    SetWebhook,
 )
 from aiogram.methods.base import Response
 from aiogram.types import (
@@ -125,17 +113,17 @@ class _PlainHttpSession(AiohttpSession):
 _RESPONSE_TYPES = [
     Response[method.__returning__]  # type: ignore[name-defined]
     for method in (
-        AnswerCallbackQuery,
-        DeleteWebhook,
-        EditMessageText,
-        GetFile,
-        GetMe,
-        GetUpdates,
-        SendDocument,
-        SendMessage,
-        SendPhoto,
-        SetMyCommands,
-        SetWebhook,
+        api.AnswerCallbackQuery,
+        api.DeleteWebhook,
+        api.EditMessageText,
+        api.GetFile,
+        api.GetMe,
+        api.GetUpdates,
+        api.SendDocument,
+        api.SendMessage,
+        api.SendPhoto,
+        api.SetMyCommands,
+        api.SetWebhook,
     )
 ]
 
