@@ -142,10 +142,10 @@ class SlidingWindow:
 class GroupCommit:
     """Marks asked for at the same moment share one transaction: group commit for the sender.
 
-    Sixteen sends in flight would otherwise cost sixteen transactions per step, and twice
-    that with their "sent" marks; waiting for a timer would widen the window in which a
-    crash leaves a send unaccounted for. Here a mark waits only for the write already under
-    way, and one write carries every kind of mark asked for meanwhile.
+    Dozens of sends in flight would otherwise cost a transaction each for "sending" and
+    another for "sent"; waiting for a timer would widen the window in which a crash leaves a
+    send unaccounted for. Here a mark waits only for the write already under way, and one
+    write carries every kind of mark asked for meanwhile.
     """
 
     def __init__(
@@ -283,11 +283,11 @@ async def claim_queued(
 ) -> list[OutboxMessage]:
     """Rows just queued (flushed, not committed), claimed for a sender of this process.
 
-    Its sender then takes them from memory (:meth:`OutboxSender.take`) instead of reading
-    them back: a reply costs one statement less per chunk rather than a query and a load
-    per round. A row is taken only when nothing older of its chat is still unsent, the
-    order people read in; the rest stay pending for the sender's own claim. If the process
-    dies, the claims lapse with their lease and :meth:`OutboxSender.recover` frees them.
+    Its sender then takes them from memory (:meth:`OutboxSender.take`) instead of claiming
+    them with a query and loading each row again: one UPDATE per batch of updates. A row is
+    taken only when nothing older of its chat is still unsent, the order people read in;
+    the rest stay pending for the sender's own claim. If the process dies, the claims lapse
+    with their lease and :meth:`OutboxSender.recover` frees them.
     """
     if not rows:
         return []
@@ -360,8 +360,11 @@ class OutboxSender:
         finally:
             self._running = False
             # Claims not started go back at once, so a restart sends them without waiting
-            # for their lease to lapse.
-            await asyncio.shield(self._give_back())
+            # for their lease to lapse (which still frees them if this write fails).
+            try:
+                await asyncio.shield(self._give_back())
+            except Exception as error:
+                log_failure(log, "unsent claims not given back; their lease will free them", error)
 
     async def _give_back(self) -> None:
         self._handed = []
