@@ -41,6 +41,19 @@ def awards(
     )
 
 
+def import_tree(cwd: Path, env: dict[str, str]) -> None:
+    """The Lâm Đồng units, imported with the real command as an official would."""
+    units = subprocess.run(
+        [sys.executable, "-m", "bot", "orgunits", "import", str(LAM_DONG)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert units.returncode == 0, units.stderr
+
+
 def check(nominee: object, tmp_path: Path, env: dict[str, str]) -> dict[str, object]:
     done = awards("check", "--json", cwd=tmp_path, env=env, stdin=json.dumps(nominee))
     assert done.returncode == 0, done.stderr
@@ -175,15 +188,7 @@ official,25000,Trần Thị Bình,chairman_certificate_annual,2019,vnn_2016_2020
 def test_import_adds_then_finds_the_same_awards(
     tmp_path: Path, env: dict[str, str], db_file: Path
 ) -> None:
-    units = subprocess.run(
-        [sys.executable, "-m", "bot", "orgunits", "import", str(LAM_DONG)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert units.returncode == 0, units.stderr
+    import_tree(tmp_path, env)
     file = tmp_path / "khen-thuong.csv"
     file.write_text(HISTORY, encoding="utf-8-sig")
     first = awards("import", str(file), cwd=tmp_path, env=env)
@@ -213,13 +218,7 @@ def test_import_adds_then_finds_the_same_awards(
 def test_a_bad_line_stops_the_import_and_nothing_is_written(
     tmp_path: Path, env: dict[str, str], db_file: Path
 ) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "bot", "orgunits", "import", str(LAM_DONG)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        check=True,
-    )
+    import_tree(tmp_path, env)
     file = tmp_path / "sai.csv"
     file.write_text(
         HISTORY
@@ -254,13 +253,7 @@ def test_a_bad_line_stops_the_import_and_nothing_is_written(
 def test_export_writes_the_council_list_with_the_quotas(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "bot", "orgunits", "import", str(LAM_DONG)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        check=True,
-    )
+    import_tree(tmp_path, env)
     output = tmp_path / "hoi-dong.xlsx"
     done = awards("export", "--unit", "68", "--output", str(output), cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr

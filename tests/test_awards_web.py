@@ -20,7 +20,6 @@ from sqlalchemy import delete, func, select
 
 from bot.award_history import import_history
 from bot.awards import award_rules, create_nomination
-from bot.datasets import get_dataset
 from bot.reminders import done_units
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -32,13 +31,13 @@ from bot.storage.models import (
     OrgUnit,
     RoleAssignment,
 )
-from bot.village_reports import save_report
 from rules.deadlines import load_deadlines, occurrence
 from rules.periods import Month
 from rules.templates.build import TEMPLATES, build
 from tests.support.server import RunningBot, start_bot
 from tests.support.setup import prepare
 from tests.support.transcripts import Reply, find_button
+from tests.support.village_reports import figures, save
 from tests.support.web_chat import WebChat
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "rules" / "templates"
@@ -610,35 +609,7 @@ async def test_the_household_sees_where_it_stands_and_nothing_else(people: Peopl
 
 
 async def report(db: Database, code: str, period: Month, poor: int, near_poor: int) -> None:
-    figures = {
-        "total": 100,
-        "poor": poor,
-        "near_poor": near_poor,
-        "ethnic_poor": 0,
-        "exited": 0,
-        "newly_poor": 0,
-        "fallen_back": 0,
-        "registrations": 0,
-        "loans": 0,
-        "support_housing": 0,
-        "support_livelihood": 0,
-        "support_jobs": 0,
-        "support_health": 0,
-        "notes": None,
-    }
-    async with db.session() as session, session.begin():
-        unit = await session.scalar(select(OrgUnit.id).where(OrgUnit.code == code))
-        assert unit is not None
-        await save_report(
-            session,
-            get_dataset("village_monthly"),
-            unit_id=unit,
-            unit_code=code,
-            period=period,
-            answers=figures,
-            author_id=None,
-            now=datetime.now(UTC),
-        )
+    await save(db, code, period, figures(100, poor, near_poor), datetime.now(UTC))
 
 
 async def test_a_village_is_judged_on_its_monthly_reports(people: People, db: Database) -> None:

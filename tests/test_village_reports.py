@@ -25,13 +25,14 @@ from bot.i18n import compile_catalogs, translator
 from bot.orgtree import load_tree
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.models import AuditEntry, OrgUnit, Submission, SubmissionRevision
+from bot.storage.models import AuditEntry, Submission, SubmissionRevision
 from bot.village_reports import PeriodRules, save_report, summarise
 from rules.periods import Month
 from tests.conftest import import_units
 from tests.support.db import PG_URL, fresh_postgres
 from tests.support.server import RunningBot, start_bot
 from tests.support.setup import prepare
+from tests.support.village_reports import figures, save, unit_id
 from tests.support.web_chat import WebChat
 
 compile_catalogs()  # before any translator: translations are cached per process
@@ -45,51 +46,6 @@ T = translator("vi")
 def at(text: str) -> datetime:
     """A moment in Vietnam's time, stored as UTC."""
     return datetime.fromisoformat(text + "+07:00").astimezone(UTC)
-
-
-def figures(total: int, poor: int, near_poor: int, **more: Any) -> dict[str, Any]:
-    base = {
-        "total": total,
-        "poor": poor,
-        "near_poor": near_poor,
-        "ethnic_poor": 0,
-        "exited": 0,
-        "newly_poor": 0,
-        "fallen_back": 0,
-        "registrations": 0,
-        "loans": 0,
-        "support_housing": 0,
-        "support_livelihood": 0,
-        "support_jobs": 0,
-        "support_health": 0,
-        "notes": None,
-    }
-    return {**base, **more}
-
-
-async def unit_id(db: Database, code: str) -> int:
-    async with db.session() as session:
-        found = await session.scalar(select(OrgUnit.id).where(OrgUnit.code == code))
-    assert found is not None
-    return int(found)
-
-
-async def save(
-    db: Database, code: str, period: Month, answers: dict[str, Any], now: datetime, **kw: Any
-) -> Any:
-    uid = await unit_id(db, code)
-    async with db.session() as session, session.begin():
-        return await save_report(
-            session,
-            DS,
-            unit_id=uid,
-            unit_code=code,
-            period=period,
-            answers=answers,
-            author_id=None,
-            now=now,
-            **kw,
-        )
 
 
 async def stored(db: Database) -> tuple[int, list[tuple[int, str | None, dict[str, Any]]]]:
