@@ -467,30 +467,22 @@ async def _returned(
 ) -> None:
     """Back to be completed: the commune to the village head, or the council asks for more."""
     nomination.reason = reason
-    await _change(ctx, nomination, "returned")
-    ctx.say("award.done", status=ctx.t("award.status.returned"), **_name(ctx.t, nomination))
-    await _tell(ctx, nomination)
+    await _decide(ctx, nomination, "returned")
 
 
 async def _rejected(
     ctx: Context, nomination: Nomination, rights: Access, reason: str | None
 ) -> None:
     nomination.reason = reason
-    await _change(ctx, nomination, "rejected")
-    ctx.say("award.done", status=ctx.t("award.status.rejected"), **_name(ctx.t, nomination))
-    await _tell(ctx, nomination)
+    await _decide(ctx, nomination, "rejected")
 
 
 async def _withdrawn(ctx: Context, nomination: Nomination, rights: Access, _: str | None) -> None:
-    await _change(ctx, nomination, "withdrawn")
-    ctx.say("award.done", status=ctx.t("award.status.withdrawn"), **_name(ctx.t, nomination))
-    await _tell(ctx, nomination)
+    await _decide(ctx, nomination, "withdrawn")
 
 
 async def _accepted(ctx: Context, nomination: Nomination, rights: Access, _: str | None) -> None:
-    await _change(ctx, nomination, "submitted")
-    ctx.say("award.done", status=ctx.t("award.status.submitted"), **_name(ctx.t, nomination))
-    await _tell(ctx, nomination)
+    await _decide(ctx, nomination, "submitted")
 
 
 async def _approved(ctx: Context, nomination: Nomination, rights: Access, _: str | None) -> None:
@@ -517,9 +509,7 @@ async def _approved(ctx: Context, nomination: Nomination, rights: Access, _: str
             place=province.name,
         )
         return
-    await _change(ctx, nomination, "approved")
-    ctx.say("award.done", status=ctx.t("award.status.approved"), **_name(ctx.t, nomination))
-    await _tell(ctx, nomination)
+    await _decide(ctx, nomination, "approved")
 
 
 async def _awarded(
@@ -529,6 +519,13 @@ async def _awarded(
     await _change(ctx, nomination, "awarded")
     await record_award(ctx.session, nomination, award_rules(), ctx.now)
     ctx.say("award.awarded", **_name(ctx.t, nomination))
+    await _tell(ctx, nomination)
+
+
+async def _decide(ctx: Context, nomination: Nomination, status: str) -> None:
+    """The new status, said to whoever decided and told to the nominee and the proposer."""
+    await _change(ctx, nomination, status)
+    ctx.say("award.done", status=ctx.t(f"award.status.{status}"), **_name(ctx.t, nomination))
     await _tell(ctx, nomination)
 
 
