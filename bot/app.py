@@ -90,11 +90,15 @@ def build(settings: Settings) -> BotApp:
     sender.on_sent.append(services.metrics.on_sent)
     sender.on_failed.append(services.metrics.on_failed)
     sender.on_retry.append(services.metrics.on_retry)
-    dispatcher.on_queued.append(sender.wake)
-    dispatcher.handoff = sender
     app[SENDER] = sender
-    if deliveries:
-        background.append(sender.run)
+    if settings.outbox_sender == "external":
+        # `python -m bot sender` sends (bot/sender_process.py); this process only queues.
+        dispatcher.announce = settings.database_url.startswith("postgresql")
+    else:
+        dispatcher.on_queued.append(sender.wake)
+        dispatcher.handoff = sender
+        if deliveries:
+            background.append(sender.run)
     scheduler = build_scheduler(services, sender)
     if settings.reminders_enabled:
         background.append(scheduler.run)

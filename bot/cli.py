@@ -1,4 +1,4 @@
-"""The command line: python -m bot run | migrate | orgunits import | invite | ask | criteria ..."""
+"""The command line: python -m bot run | sender | migrate | orgunits | invite | ask ..."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(run(settings))
     return 0
+
+
+def _sender(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.sender_process import run_sender
+
+    return asyncio.run(run_sender(settings))
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -326,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="start the bot (web chat, and Telegram when configured)")
+    commands.add_parser(
+        "sender",
+        help="send the outbox (Telegram, Zalo) in a process of its own, for OUTBOX_SENDER=external",
+    )
     commands.add_parser("migrate", help="apply database migrations")
     orgunits = commands.add_parser("orgunits", help="manage the org-unit tree")
     orgunits_commands = orgunits.add_subparsers(dest="orgunits_command", required=True)
@@ -390,6 +400,7 @@ COMMANDS: dict[str, Command] = {
     **reminders_cli.COMMANDS,
     **awards_cli.COMMANDS,
     "run": _run,
+    "sender": _sender,
     "migrate": _migrate,
     "orgunits": _orgunits_import,
     "invite": _invite,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,6 +32,7 @@ from bot.storage.db import Database
 from bot.storage.models import Identity, OutboxMessage, utcnow
 
 __all__ = [
+    "WAKE_CHANNEL",
     "Blocked",
     "Delivery",
     "DeliveryError",
@@ -43,6 +44,7 @@ __all__ = [
     "SlidingWindow",
     "Transient",
     "Waiting",
+    "announce_queued",
     "claim_queued",
     "wake_waiting",
 ]
@@ -276,6 +278,19 @@ _MARK_SENT = (
 
 # While handed rows keep coming, how often the sender still reads the table for others.
 _CLAIM_EVERY = 0.25
+
+# Senders in other processes (OUTBOX_SENDER=external) LISTEN on this PostgreSQL channel.
+WAKE_CHANNEL = "giamngheo_outbox"
+_NOTIFY = text(f"NOTIFY {WAKE_CHANNEL}")
+
+
+async def announce_queued(session: AsyncSession) -> None:
+    """Wake the senders of other processes when this transaction commits (PostgreSQL).
+
+    A notification is delivered at commit and dropped on rollback, so a sender never looks
+    for rows that are not there yet.
+    """
+    await session.execute(_NOTIFY)
 
 
 async def claim_queued(

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     outbox_bulk_per_chat_per_second: float = Field(default=1.0, gt=0)
     outbox_group_per_minute: float = Field(default=20.0, gt=0)
     outbox_max_attempts: int = Field(default=5, ge=1, le=50)
+    # Who sends Telegram and Zalo messages. "inline": `python -m bot run` does, in the same
+    # process, and replies go to its sender in memory. "external": `run` only queues them, and
+    # one or more `python -m bot sender` processes send them, each on a core of its own. On
+    # PostgreSQL a sender is woken at the commit that queues a reply (LISTEN/NOTIFY); on SQLite
+    # it looks every OUTBOX_POLL_SECONDS, so external senders are meant for PostgreSQL.
+    outbox_sender: Literal["inline", "external"] = "inline"
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # `python -m bot sender` serves /healthz and /metrics on this port (0: none).
+    sender_port: int = Field(default=0, ge=0, le=65535)
 
     # Deadlines and reminders (rules/deadlines.yaml). Quiet hours are local (TIMEZONE) and
     # hold for every push: reminders, escalations and announcements wait until they end.

@@ -21,6 +21,7 @@ from bot.core.services import Services
 from bot.forms import engine
 from bot.logs import log_failure
 from bot.orgtree import OrgTree
+from bot.outbox import announce_queued
 from bot.storage.models import (
     ProcessedUpdate,
 )
@@ -93,6 +94,8 @@ class Dispatcher:
         self.on_queued: list[Callable[[], None]] = []
         # The sender of this process, given the replies it can send without reading them back.
         self.handoff: Handoff | None = None
+        # Senders in other processes, told at commit that replies were queued (PostgreSQL).
+        self.announce = False
         self.chunk = BATCH_CHUNK
 
     async def handle(self, incoming: Incoming) -> DispatchResult:
@@ -190,6 +193,8 @@ class Dispatcher:
                 assert tree is not None
                 await self._process(recording, incoming, tree, failed=failed)
             handed = await recording.finish(self.handoff)
+            if self.announce and recording.queued:
+                await announce_queued(session)
         if handed:
             assert self.handoff is not None
             self.handoff.take(handed)  # committed: theirs to send

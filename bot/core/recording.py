@@ -168,6 +168,11 @@ class Recording:
         lease = self.now + timedelta(seconds=handoff.limits.lease_seconds)
         return await claim_queued(self.session, rows, handoff.worker, lease)
 
+    @property
+    def queued(self) -> bool:
+        """Whether any update of the chunk queued an outbox row."""
+        return any(self._outbox.values())
+
     def outbox_ids(self, incoming: Incoming) -> list[int]:
         """After :meth:`finish`: the outbox rows the update caused."""
         return [row.id for row in self._outbox.get((incoming.channel, incoming.update_key), [])]

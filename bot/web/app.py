@@ -12,7 +12,7 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.services import Services
 from bot.outbox import OutboxSender
 
-__all__ = ["create_app"]
+__all__ = ["add_health_routes", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
@@ -52,13 +52,18 @@ async def _security_headers(
     return response
 
 
+def add_health_routes(app: web.Application) -> None:
+    """/healthz and /metrics, read from the app's SERVICES (and SENDER when it has one)."""
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+
+
 def create_app(services: Services, dispatcher: Dispatcher) -> web.Application:
     # Base64 inflates a 5 MB upload by a third; leave room for the JSON around it.
     app = web.Application(client_max_size=MAX_UPLOAD_BYTES * 2, middlewares=[_security_headers])
     app[SERVICES] = services
     app.router.add_get("/", _index)
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/metrics", _metrics)
+    add_health_routes(app)
     app.router.add_static("/static", STATIC)
     WebChannel(services, dispatcher).add_routes(app)
     return app

@@ -1,0 +1,136 @@
+"""`python -m bot sender`: the outbox sent by a process of its own (OUTBOX_SENDER=external).
+
+One Python process has one core's worth of interpreter. When `python -m bot run` also sends,
+receiving and sending share it; with OUTBOX_SENDER=external, `run` records updates and queues
+replies while one or more sender processes send them on the other cores. The guarantees are
+the outbox's own (bot/outbox.py): rows are claimed with a lease, "sending" is written before
+each request, so senders may come, go or be killed and nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import BotApp, build, settle_memory
+from bot.logs import log_failure
+from bot.outbox import WAKE_CHANNEL, OutboxSender
+from bot.settings import Settings
+from bot.storage.db import Database
+from bot.web.app import SENDER, SERVICES, add_health_routes
+
+__all__ = ["listen", "run_sender", "serve_sender"]
+
+log = logging.getLogger(__name__)
+
+# After a failure (the database away, the schema not there yet), try again this much later.
+_RETRY_SECONDS = 5.0
+
+
+async def run_sender(settings: Settings) -> int:
+    """Send until SIGINT or SIGTERM; exit code 2 when no channel is configured to send on."""
+    app = build(settings)
+    if not app.sender.deliveries:
+        log.error("nothing to send on: set TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN or the Zalo OA keys")
+        await app.services.db.close()
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await serve_sender(app, stop)
+    return 0
+
+
+async def serve_sender(app: BotApp, stop: asyncio.Event) -> None:
+    """Run ``app``'s sender (and its health page when SENDER_PORT is set) until ``stop``."""
+    settings = app.services.settings
+    sender = app.sender
+    jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [
+        lambda: _keep_sending(sender, settings.outbox_poll_seconds)
+    ]
+    if settings.database_url.startswith("postgresql"):
+        jobs.append(lambda: listen(app.services.db, sender.wake))
+    runner = await _health_page(app) if settings.sender_port else None
+    settle_memory()
+    tasks = [asyncio.create_task(job()) for job in jobs]
+    log.info("outbox sender started for %s", ", ".join(sorted(sender.deliveries)))
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()
+        await app.services.db.close()
+
+
+async def _keep_sending(sender: OutboxSender, poll_seconds: float) -> None:
+    while True:
+        try:
+            await sender.run(idle_seconds=poll_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log_failure(log, "outbox sender stopped; starting again", error)
+            await asyncio.sleep(_RETRY_SECONDS)
+
+
+async def listen(db: Database, wake: Callable[[], None]) -> None:
+    """Wake the sender at each commit that queued replies (PostgreSQL LISTEN/NOTIFY).
+
+    A lost connection is opened again; meanwhile the sender still looks every
+    OUTBOX_POLL_SECONDS, so a notification missed costs time, not a message.
+    """
+    while True:
+        try:
+            await _listen_once(db, wake)
+            log.warning("outbox notifications lost; listening again")
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log_failure(log, "outbox notifications unavailable; the sender polls meanwhile", error)
+        await asyncio.sleep(_RETRY_SECONDS)
+
+
+async def _listen_once(db: Database, wake: Callable[[], None]) -> None:
+    """Listen on one connection until it closes."""
+    lost = asyncio.Event()
+
+    def notified(*_args: object) -> None:
+        wake()
+
+    def closed(*_args: object) -> None:
+        lost.set()
+
+    async with db.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.add_listener(WAKE_CHANNEL, notified)
+        driver.add_termination_listener(closed)
+        try:
+            wake()  # rows queued while nobody was listening
+            await lost.wait()
+        finally:
+            driver.remove_termination_listener(closed)
+            if not driver.is_closed():
+                await driver.remove_listener(WAKE_CHANNEL, notified)
+
+
+async def _health_page(app: BotApp) -> web.AppRunner:
+    settings = app.services.settings
+    page = web.Application()
+    page[SERVICES] = app.services
+    page[SENDER] = app.sender
+    add_health_routes(page)
+    runner = web.AppRunner(page, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.web_host, settings.sender_port).start()
+    log.info("sender health on http://%s:%s/healthz", settings.web_host, settings.sender_port)
+    return runner

@@ -1,0 +1,77 @@
+"""`python -m bot sender` as a child process, for OUTBOX_SENDER=external."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+
+from bot.settings import Settings
+
+__all__ = ["ready", "sender_process", "start_sender"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def start_sender(
+    settings: Settings, cwd: Path, *, capture: bool = False
+) -> asyncio.subprocess.Process:
+    """The sender with ``settings`` passed as its environment; ready when :func:`ready`.
+
+    ``capture``: its standard error is kept for the test to read.
+    """
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(settings.data_dir),
+        "SECRET_KEY": settings.secret_key,
+        "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token or "",
+        "TELEGRAM_API_BASE": settings.telegram_api_base or "",
+        "OUTBOX_SENDER": "external",
+        "OUTBOX_PER_SECOND": str(settings.outbox_per_second),
+        "OUTBOX_POLL_SECONDS": str(settings.outbox_poll_seconds),
+        "SENDER_PORT": str(settings.sender_port),
+        "REMINDERS_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    # cwd: a directory without the project's .env, so only these settings count.
+    stderr = asyncio.subprocess.PIPE if capture else None
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "sender", cwd=cwd, env=env, stderr=stderr
+    )
+
+
+async def ready(settings: Settings, child: asyncio.subprocess.Process) -> None:
+    """Wait until the sender's /healthz answers (it serves it once it is sending)."""
+    health = f"http://{settings.web_host}:{settings.sender_port}/healthz"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(health) as response:
+                    if response.status == 200:
+                        return
+            if child.returncode is not None:
+                raise RuntimeError(f"python -m bot sender exited with {child.returncode}")
+            await asyncio.sleep(0.1)
+    raise TimeoutError("python -m bot sender did not start within 60 s")
+
+
+@contextlib.asynccontextmanager
+async def sender_process(
+    settings: Settings, cwd: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A running sender, stopped (SIGTERM) on the way out unless it is gone already."""
+    child = await start_sender(settings, cwd)
+    try:
+        await ready(settings, child)
+        yield child
+    finally:
+        if child.returncode is None:
+            child.terminate()
+        await child.wait()
