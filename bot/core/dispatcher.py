@@ -204,9 +204,8 @@ class Dispatcher:
             if key in recording.seen:
                 results.append(DispatchResult(recording.seen[key], duplicate=True))
             else:
-                processed = recording.processed[key]
                 ids = recording.outbox_ids(incoming)
-                results.append(DispatchResult(processed.id, duplicate=False, outbox_ids=ids))
+                results.append(DispatchResult(recording.processed[key], False, outbox_ids=ids))
         return results
 
     async def _handle_once(self, incoming: Incoming, *, failed: bool) -> DispatchResult:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.context import Context
@@ -49,7 +49,7 @@ class Recording:
         self.session = session
         self.now = now
         self.seen: dict[UpdateKey, int] = {}  # recorded before: their ids
-        self.processed: dict[UpdateKey, ProcessedUpdate] = {}
+        self.processed: dict[UpdateKey, int] = {}  # recorded now: their ids
         self._people: dict[Sender, tuple[Account, Identity]] = {}
         self._states: dict[int, ConversationState | None] = {}
         self._outbox: dict[UpdateKey, list[OutboxMessage]] = {}
@@ -86,16 +86,23 @@ class Recording:
             self._people[(channel, sender)] = (account, identity)
             self._states[account_id] = None
         self.processed = {
-            (i.channel, i.update_key): ProcessedUpdate(
-                id=row_id,
-                channel=i.channel,
-                update_key=i.update_key,
-                account_id=self.person(i)[0].id,
-                processed_at=self.now,
-            )
+            (i.channel, i.update_key): row_id
             for i, row_id in zip(fresh, ids[ProcessedUpdate], strict=True)
         }
-        self.session.add_all(self.processed.values())
+        rows = [
+            {
+                "id": self.processed[(i.channel, i.update_key)],
+                "channel": i.channel,
+                "update_key": i.update_key,
+                "account_id": self.person(i)[0].id,
+                "processed_at": self.now,
+            }
+            for i in fresh
+        ]
+        # Written now, in one statement and without the unit of work (the new accounts go
+        # first, autoflushed): nothing reads these rows as objects, and writing them through
+        # the ORM cost a fifth of a batch's flush.
+        await self.session.execute(_PROCESSED, rows)
         return fresh
 
     def person(self, incoming: Incoming) -> tuple[Account, Identity]:
@@ -120,7 +127,7 @@ class Recording:
     async def queue(self, ctx: Context) -> None:
         """The replies to the sender and the pushes to other accounts, as outbox rows."""
         incoming = ctx.incoming
-        processed = self.processed[(incoming.channel, incoming.update_key)]
+        processed_id = self.processed[(incoming.channel, incoming.update_key)]
         base = f"{incoming.channel}:{incoming.update_key}"
         rows = [
             OutboxMessage(
@@ -128,7 +135,7 @@ class Recording:
                 channel=incoming.channel,
                 chat_id=incoming.sender_id,
                 account_id=None if ctx.account.deleted_at else ctx.account.id,
-                update_id=processed.id,
+                update_id=processed_id,
                 kind="reply",
                 payload=reply.to_json(),
                 created_at=ctx.now,
@@ -216,6 +223,7 @@ _RECORDED = select(ProcessedUpdate.channel, ProcessedUpdate.update_key, Processe
     ProcessedUpdate.channel.in_(bindparam("channels", expanding=True)),
     ProcessedUpdate.update_key.in_(bindparam("keys", expanding=True)),
 )
+_PROCESSED = insert(ProcessedUpdate)
 _SENDERS = (
     select(Identity, Account)
     .join(Account, Account.id == Identity.account_id)
