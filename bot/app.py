@@ -34,7 +34,7 @@ from bot.web.app import SENDER, create_app
 from bot.webhooks import install as install_webhooks
 from bot.webhooks import sync_settings_endpoints, webhook_sender
 
-__all__ = ["BotApp", "build", "run", "settle_memory"]
+__all__ = ["BotApp", "build", "keep_running", "run", "settle_memory"]
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,14 +186,25 @@ async def serve(app: BotApp, stop: asyncio.Event) -> None:
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()
     log.info("web chat on http://%s:%s/", settings.web_host, settings.web_port)
-    tasks = [asyncio.create_task(job()) for job in app.background]
+    await keep_running(app, app.background, runner, stop)
+
+
+async def keep_running(
+    app: BotApp,
+    jobs: list[Callable[[], Coroutine[Any, Any, None]]],
+    runner: web.AppRunner | None,
+    stop: asyncio.Event,
+) -> None:
+    """Run ``jobs`` until ``stop``; then cancel them, stop ``runner``, close the database."""
+    tasks = [asyncio.create_task(job()) for job in jobs]
     try:
         await stop.wait()
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
         await app.services.db.close()
 
 

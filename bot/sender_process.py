@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
 
-from bot.app import BotApp, build, settle_memory
+from bot.app import BotApp, build, keep_running, settle_memory
 from bot.logs import log_failure
-from bot.outbox import WAKE_CHANNEL, OutboxSender
+from bot.outbox import WAKE_CHANNEL
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.web.app import SENDER, SERVICES, add_health_routes
@@ -52,34 +52,17 @@ async def serve_sender(app: BotApp, stop: asyncio.Event) -> None:
     settings = app.services.settings
     sender = app.sender
     jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [
-        lambda: _keep_sending(sender, settings.outbox_poll_seconds)
+        lambda: _retrying(
+            lambda: sender.run(idle_seconds=settings.outbox_poll_seconds),
+            "outbox sender stopped; starting again",
+        )
     ]
     if settings.database_url.startswith("postgresql"):
         jobs.append(lambda: listen(app.services.db, sender.wake))
     runner = await _health_page(app) if settings.sender_port else None
     settle_memory()
-    tasks = [asyncio.create_task(job()) for job in jobs]
     log.info("outbox sender started for %s", ", ".join(sorted(sender.deliveries)))
-    try:
-        await stop.wait()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if runner is not None:
-            await runner.cleanup()
-        await app.services.db.close()
-
-
-async def _keep_sending(sender: OutboxSender, poll_seconds: float) -> None:
-    while True:
-        try:
-            await sender.run(idle_seconds=poll_seconds)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log_failure(log, "outbox sender stopped; starting again", error)
-            await asyncio.sleep(_RETRY_SECONDS)
+    await keep_running(app, jobs, runner, stop)
 
 
 async def listen(db: Database, wake: Callable[[], None]) -> None:
@@ -88,14 +71,21 @@ async def listen(db: Database, wake: Callable[[], None]) -> None:
     A lost connection is opened again; meanwhile the sender still looks every
     OUTBOX_POLL_SECONDS, so a notification missed costs time, not a message.
     """
+    await _retrying(
+        lambda: _listen_once(db, wake),
+        "outbox notifications unavailable; the sender polls meanwhile",
+    )
+
+
+async def _retrying(work: Callable[[], Awaitable[None]], failure: str) -> None:
+    """Run ``work`` again, _RETRY_SECONDS later, whenever it ends or fails."""
     while True:
         try:
-            await _listen_once(db, wake)
-            log.warning("outbox notifications lost; listening again")
+            await work()
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            log_failure(log, "outbox notifications unavailable; the sender polls meanwhile", error)
+            log_failure(log, failure, error)
         await asyncio.sleep(_RETRY_SECONDS)
 
 
@@ -121,6 +111,7 @@ async def _listen_once(db: Database, wake: Callable[[], None]) -> None:
             driver.remove_termination_listener(closed)
             if not driver.is_closed():
                 await driver.remove_listener(WAKE_CHANNEL, notified)
+    log.warning("outbox notifications lost; listening again")
 
 
 async def _health_page(app: BotApp) -> web.AppRunner:
