@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.core.context import Context
 from bot.core.messages import Incoming
@@ -51,8 +53,14 @@ class Recording:
         self.seen: dict[UpdateKey, int] = {}  # recorded before: their ids
         self.processed: dict[UpdateKey, int] = {}  # recorded now: their ids
         self._people: dict[Sender, tuple[Account, Identity]] = {}
-        self._states: dict[int, ConversationState | None] = {}
+        self._states: dict[int, dict[str, Any]] = {}  # by account, as stored or saved
         self._outbox: dict[UpdateKey, list[OutboxMessage]] = {}
+        # Written just before the transaction's next statement, or at finish (see _write).
+        self._new_states: dict[int, dict[str, Any]] = {}
+        self._changed_states: dict[int, dict[str, Any]] = {}
+        self._new_outbox: list[OutboxMessage] = []
+        self._rows: set[int] = set()  # accounts whose state has a row (or one to insert)
+        event.listen(session.sync_session, "do_orm_execute", self._before_statement)
 
     async def prepare(self, incomings: Sequence[Incoming]) -> list[Incoming]:
         """Read what the updates need; returns those not recorded before, in order.
@@ -84,7 +92,6 @@ class Recording:
             )
             self.session.add_all((account, identity))
             self._people[(channel, sender)] = (account, identity)
-            self._states[account_id] = None
         self.processed = {
             (i.channel, i.update_key): row_id
             for i, row_id in zip(fresh, ids[ProcessedUpdate], strict=True)
@@ -109,20 +116,22 @@ class Recording:
         return self._people[(incoming.channel, incoming.sender_id)]
 
     def state(self, account: Account) -> dict[str, Any]:
-        row = self._states.get(account.id)
-        # A deep copy: handlers mutate nested dicts, and the row must see a new value.
-        return copy.deepcopy(row.state) if row else {}
+        stored = self._states.get(account.id)
+        # A deep copy: handlers mutate nested dicts, and what is stored must not change.
+        return copy.deepcopy(stored) if stored else {}
 
     def save_state(self, account: Account, state: dict[str, Any]) -> None:
         if account.deleted_at is not None:
             return  # erasing the account removed its state too
-        row = self._states.get(account.id)
-        if row is None:
-            row = ConversationState(account_id=account.id, state=state)
-            self.session.add(row)
-            self._states[account.id] = row  # the same person again later in the chunk
-        elif row.state != state:
-            row.state = state
+        account_id = account.id
+        if account_id in self._rows and self._states.get(account_id) == state:
+            return
+        self._states[account_id] = state  # the same person again later in the chunk
+        if account_id in self._new_states or account_id not in self._rows:
+            self._new_states[account_id] = state  # its row is still to be inserted
+            self._rows.add(account_id)
+        else:
+            self._changed_states[account_id] = state
 
     async def queue(self, ctx: Context) -> None:
         """The replies to the sender and the pushes to other accounts, as outbox rows."""
@@ -138,6 +147,7 @@ class Recording:
                 update_id=processed_id,
                 kind="reply",
                 payload=reply.to_json(),
+                **_QUEUED,
                 created_at=ctx.now,
                 next_attempt_at=ctx.now,
             )
@@ -158,16 +168,19 @@ class Recording:
                         account_id=note.account_id,
                         kind="push",
                         payload=note.reply.to_json(),
+                        **_QUEUED,
                         created_at=ctx.now,
                         next_attempt_at=ctx.now,
                     )
                 )
-        self.session.add_all(rows)
+        self._new_outbox.extend(rows)
         self._outbox[(incoming.channel, incoming.update_key)] = rows
 
     async def finish(self, handoff: Handoff | None = None) -> list[OutboxMessage]:
         """Write what is pending; returns the rows claimed for ``handoff``'s sender."""
+        await self.session.run_sync(self._write)
         await self.session.flush()
+        event.remove(self.session.sync_session, "do_orm_execute", self._before_statement)
         if handoff is None:
             return []
         queued = [row for rows in self._outbox.values() for row in rows]
@@ -183,6 +196,34 @@ class Recording:
     def outbox_ids(self, incoming: Incoming) -> list[int]:
         """After :meth:`finish`: the outbox rows the update caused."""
         return [row.id for row in self._outbox.get((incoming.channel, incoming.update_key), [])]
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _before_statement(self, _state: ORMExecuteState) -> None:
+        # What the chunk queued so far goes in before any statement a handler runs, as the
+        # ORM's autoflush would: an erasure or a merge later in the chunk sees and changes it.
+        self._write(self.session.sync_session)
+
+    def _write(self, session: Session) -> None:
+        """States and outbox rows not yet written, one statement a kind, not one per row.
+
+        Through the unit of work they cost most of a chunk's flush; nothing reads them back
+        as objects. The ORM still writes first what it holds (new accounts come before the
+        rows that refer to them).
+        """
+        new, self._new_states = self._new_states, {}
+        changed, self._changed_states = self._changed_states, {}
+        outbox, self._new_outbox = self._new_outbox, []
+        if new:
+            values = [{"account_id": key, "state": state} for key, state in new.items()]
+            session.execute(_INSERT_STATES, values)
+        if changed:
+            values = [{"account_id": key, "state": state} for key, state in changed.items()]
+            session.execute(_UPDATE_STATES, values)
+        if outbox:
+            ids = session.execute(_INSERT_OUTBOX, [_values(row) for row in outbox]).scalars()
+            for row, row_id in zip(outbox, ids, strict=True):
+                set_committed_value(row, "id", row_id)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -211,10 +252,9 @@ class Recording:
     async def _load_states(self, account_ids: list[int]) -> None:
         if not account_ids:
             return
-        rows = await self.session.execute(_STATES, {"ids": account_ids})
-        found = {row.account_id: row for row in rows.scalars()}
-        for account_id in account_ids:
-            self._states[account_id] = found.get(account_id)
+        for account_id, state in await self.session.execute(_STATES, {"ids": account_ids}):
+            self._states[account_id] = state
+            self._rows.add(account_id)
 
 
 # Built once with bound values: a chunk runs each of them, and building one costs more than
@@ -233,6 +273,25 @@ _SENDERS = (
     )
     .with_for_update()
 )
-_STATES = select(ConversationState).where(
+_STATES = select(ConversationState.account_id, ConversationState.state).where(
     ConversationState.account_id.in_(bindparam("ids", expanding=True))
 )
+_INSERT_STATES = insert(ConversationState)
+_UPDATE_STATES = update(ConversationState)  # by primary key: one dict a row
+_INSERT_OUTBOX = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
+
+
+# What a row just queued holds before the table's defaults would fill it in: the sender reads
+# these from the row it is handed (see claim_queued).
+_QUEUED: dict[str, Any] = {
+    "status": "pending",
+    "attempts": 0,
+    "claimed_by": None,
+    "last_error": None,
+    "sent_at": None,
+}
+_COLUMNS = [column.key for column in OutboxMessage.__table__.columns if column.key != "id"]
+
+
+def _values(row: OutboxMessage) -> dict[str, Any]:
+    return {key: getattr(row, key) for key in _COLUMNS}
