@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from bot.core.context import Context
 from bot.core.messages import Incoming
 from bot.outbox import RateLimits, claim_queued
-from bot.storage.ids import reserve_ids
+from bot.storage.ids import reserve_ids, reserve_ids_now
 from bot.storage.models import Account, ConversationState, Identity, OutboxMessage, ProcessedUpdate
 
 __all__ = ["Handoff", "Recording"]
@@ -221,9 +221,12 @@ class Recording:
             values = [{"account_id": key, "state": state} for key, state in changed.items()]
             session.execute(_UPDATE_STATES, values)
         if outbox:
-            ids = session.execute(_INSERT_OUTBOX, [_values(row) for row in outbox]).scalars()
+            # Ids first (RETURNING in order would cost SQLite a statement per row); in the
+            # order queued: an outbox row's id is its place in its chat's queue.
+            ids = reserve_ids_now(session, {OutboxMessage: len(outbox)})[OutboxMessage]
             for row, row_id in zip(outbox, ids, strict=True):
                 set_committed_value(row, "id", row_id)
+            session.execute(_INSERT_OUTBOX, [_values(row) for row in outbox])
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -278,7 +281,7 @@ _STATES = select(ConversationState.account_id, ConversationState.state).where(
 )
 _INSERT_STATES = insert(ConversationState)
 _UPDATE_STATES = update(ConversationState)  # by primary key: one dict a row
-_INSERT_OUTBOX = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
+_INSERT_OUTBOX = insert(OutboxMessage)
 
 
 # What a row just queued holds before the table's defaults would fill it in: the sender reads
@@ -290,7 +293,7 @@ _QUEUED: dict[str, Any] = {
     "last_error": None,
     "sent_at": None,
 }
-_COLUMNS = [column.key for column in OutboxMessage.__table__.columns if column.key != "id"]
+_COLUMNS = [column.key for column in OutboxMessage.__table__.columns]
 
 
 def _values(row: OutboxMessage) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Integer, Select, Table, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, Session, UOWTransaction
 
-__all__ = ["IdBlocks", "reserve_ids"]
+__all__ = ["IdBlocks", "reserve_ids", "reserve_ids_now"]
 
 
 _NUMBERED: dict[type, Table | None] = {}
@@ -88,19 +88,22 @@ async def reserve_ids(
     session: AsyncSession, counts: Mapping[type[Any], int]
 ) -> dict[Any, list[int]]:
     """Ids for new rows of these mapped classes, ascending, in one round trip."""
+    return await session.run_sync(reserve_ids_now, counts)
+
+
+def reserve_ids_now(session: Session, counts: Mapping[type[Any], int]) -> dict[Any, list[int]]:
+    """:func:`reserve_ids` for code already running inside the session (an event hook)."""
     tables = {model: inspect(model).local_table for model in counts}
     by_table = {tables[model]: count for model, count in counts.items()}
-    blocks: IdBlocks | None = getattr(session.sync_session, "id_blocks", None)
+    blocks: IdBlocks | None = getattr(session, "id_blocks", None)
     if blocks is not None:
-        ids = await session.run_sync(lambda sync: blocks.reserve(sync.connection(), by_table))
+        ids = blocks.reserve(session.connection(), by_table)
     else:
-        ids = await _from_sequences(session, by_table)
+        ids = _from_sequences(session, by_table)
     return {model: ids.get(table, []) for model, table in tables.items()}
 
 
-async def _from_sequences(
-    session: AsyncSession, counts: Mapping[Table, int]
-) -> dict[Table, list[int]]:
+def _from_sequences(session: Session, counts: Mapping[Table, int]) -> dict[Table, list[int]]:
     tables = [table for table, count in counts.items() if count > 0]
     if not tables:
         return {}
@@ -111,7 +114,7 @@ async def _from_sequences(
         for index, table in enumerate(tables)
     ]
     params = {f"n{index}": counts[table] for index, table in enumerate(tables)}
-    rows = (await session.execute(text(" UNION ALL ".join(parts)), params)).all()
+    rows = session.execute(text(" UNION ALL ".join(parts)), params).all()
     ids: dict[Table, list[int]] = {table: [] for table in tables}
     for index, row_id in rows:
         ids[tables[index]].append(row_id)
