@@ -215,6 +215,47 @@ async def test_a_batch_with_a_failing_journey_answers_everyone_once(
         await bot.stop()
 
 
+async def test_an_erasure_later_in_a_batch_cancels_what_the_batch_queued_before_it(
+    settings: Settings, fake: FakeTelegram
+) -> None:
+    """One getUpdates batch: /help, /delete and the confirmation from the same person.
+
+    The batch is one transaction, and what it queued for the person before the erasure must
+    be there for the erasure to cancel: only the goodbye goes out, and no row of the batch
+    still names the erased account.
+    """
+    bot = await start(settings, fake)
+    try:
+        chat = chat_of(fake, bot)
+        await chat.send_text("/start")
+        await chat.send_payload("lang:vi")
+        await chat.send_payload("consent:yes")
+        await chat.send_payload("role:guest")
+        before = len(fake.texts_to(CHAT))
+        fake.inject(
+            fake.user_text(CHAT, "/help"),
+            fake.user_text(CHAT, "/delete"),
+            fake.user_callback(CHAT, "account:delete_yes", check_button=False),
+        )
+        await fake.wait_until(lambda: len(fake.texts_to(CHAT)) > before, 20)
+        await asyncio.sleep(0.3)  # the cancelled replies would arrive meanwhile
+        assert fake.texts_to(CHAT)[before:] == [TRANSLATE("delete.done")]
+        db = bot.app.services.db
+        async with db.session() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxMessage.status, OutboxMessage.account_id)
+                    .where(OutboxMessage.chat_id == str(CHAT))
+                    .order_by(OutboxMessage.id.desc())
+                    .limit(3)
+                )
+            ).all()
+        assert [status for status, _ in rows] == ["sent", "cancelled", "cancelled"]
+        assert [account for _, account in rows] == [None, None, None]
+    finally:
+        await bot.stop()
+
+
 async def test_webhook_refuses_a_missing_or_wrong_secret(
     settings: Settings, fake: FakeTelegram
 ) -> None:
