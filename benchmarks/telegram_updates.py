@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import sqlite3
 import statistics
 import sys
@@ -33,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import aiohttp
 import aiosqlite
 from aiogram import Dispatcher
 from aiogram.types import Message
@@ -42,7 +44,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import settle_memory
 from bot.orgunits import import_file
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from bot.storage.db import Database, migrate
 from tests.fakes.telegram import FakeTelegram
 from tests.support.sender import sender_process
@@ -128,10 +130,27 @@ async def ours(
             started = time.monotonic()
             inject(fake, count)
             await wait_for(fake, count)
-            return count / (time.monotonic() - started)
+            rate = count / (time.monotonic() - started)
+            if sender == "external":
+                wait = await mean_wait(settings)
+                print(f"replies queued to sent (sender process): mean {wait:.3f} s")
+            return rate
     finally:
         await running.stop()
         stop()
+
+
+async def mean_wait(settings: Settings) -> float:
+    """Mean seconds from queued to sent, from the sender process's own /metrics."""
+    url = f"http://{settings.web_host}:{settings.sender_port}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        page = await response.text()
+    found = dict(
+        re.findall(
+            r"^giamngheo_outbox_send_latency_seconds_(sum|count)\{[^}]*\} (\S+)$", page, re.M
+        )
+    )
+    return float(found["sum"]) / max(float(found["count"]), 1.0)
 
 
 async def baseline(count: int, tmp: Path) -> float:
