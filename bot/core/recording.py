@@ -1,10 +1,11 @@
 """Recording updates in one transaction: who sent them, their state, what they cause.
 
 Everything a chunk of updates needs is read in a handful of queries (which updates were
-seen, the senders, their conversation states) and everything it causes is written in one
-flush at the end, so that the statements per update stay near one however large the chunk:
-on SQLite each statement is a round trip to the driver's thread, and statements, not
-Python, were what a morning rush cost.
+seen, the senders, their conversation states), and what it causes is written a statement per
+table, not per row, so that the statements per update stay near one however large the chunk:
+on SQLite each statement is a round trip to the driver's thread. Processed-update rows go in
+at once; states and outbox rows just before the transaction's next statement or at the end
+(see Recording._write).
 """
 
 from __future__ import annotations
@@ -53,21 +54,21 @@ class Recording:
         self.seen: dict[UpdateKey, int] = {}  # recorded before: their ids
         self.processed: dict[UpdateKey, int] = {}  # recorded now: their ids
         self._people: dict[Sender, tuple[Account, Identity]] = {}
-        self._states: dict[int, dict[str, Any]] = {}  # by account, as stored or saved
+        # By account, as stored or saved; an account missing here has no state row yet.
+        self._states: dict[int, dict[str, Any]] = {}
         self._outbox: dict[UpdateKey, list[OutboxMessage]] = {}
         # Written just before the transaction's next statement, or at finish (see _write).
         self._new_states: dict[int, dict[str, Any]] = {}
         self._changed_states: dict[int, dict[str, Any]] = {}
         self._new_outbox: list[OutboxMessage] = []
-        self._rows: set[int] = set()  # accounts whose state has a row (or one to insert)
         event.listen(session.sync_session, "do_orm_execute", self._before_statement)
 
     async def prepare(self, incomings: Sequence[Incoming]) -> list[Incoming]:
-        """Read what the updates need; returns those not recorded before, in order.
+        """Read what the updates need, and record them; returns those not recorded before.
 
-        Nothing is written yet: new accounts, identities and processed-update rows get their
-        ids beforehand (bot/storage/ids.py) and go in with the first flush, one statement
-        per table.
+        New accounts, identities and processed-update rows get their ids beforehand
+        (bot/storage/ids.py), so each table's rows go in one statement: the processed
+        updates here, the accounts and identities autoflushed just before them.
         """
         self.seen = await self._recorded(incomings)
         fresh = [i for i in incomings if (i.channel, i.update_key) not in self.seen]
@@ -124,14 +125,11 @@ class Recording:
         if account.deleted_at is not None:
             return  # erasing the account removed its state too
         account_id = account.id
-        if account_id in self._rows and self._states.get(account_id) == state:
-            return
-        self._states[account_id] = state  # the same person again later in the chunk
-        if account_id in self._new_states or account_id not in self._rows:
+        if account_id not in self._states or account_id in self._new_states:
             self._new_states[account_id] = state  # its row is still to be inserted
-            self._rows.add(account_id)
-        else:
+        elif self._states[account_id] != state:
             self._changed_states[account_id] = state
+        self._states[account_id] = state  # the same person again later in the chunk
 
     async def queue(self, ctx: Context) -> None:
         """The replies to the sender and the pushes to other accounts, as outbox rows."""
@@ -257,7 +255,6 @@ class Recording:
             return
         for account_id, state in await self.session.execute(_STATES, {"ids": account_ids}):
             self._states[account_id] = state
-            self._rows.add(account_id)
 
 
 # Built once with bound values: a chunk runs each of them, and building one costs more than
