@@ -41,7 +41,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods.base import Response
+from aiogram.methods.base import Response, TelegramMethod
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
@@ -53,7 +53,7 @@ from aiogram.types import (
     Update,
 )
 from aiohttp import ClientError, web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.channels.membership import record_reachability
 from bot.channels.parts import PartProgress, Step
@@ -107,12 +107,36 @@ class _PlainHttpSession(AiohttpSession):
             await self._session.close()
 
 
+class SentMessage(BaseModel):
+    """What we read of a message Telegram accepted: nothing else of it is ever used."""
+
+    message_id: int
+
+
+class SendText(TelegramMethod[SentMessage]):
+    """``sendMessage`` with only the fields our replies use, read back as `SentMessage`.
+
+    aiogram's own `SendMessage` is read back as a whole `Message`, and its keyboard is
+    dumped field by field on every call: together more than the HTTP request itself. Here
+    the keyboard arrives as JSON text made once per keyboard (`_markup_json`); on the wire
+    the request is the same ``sendMessage``.
+    """
+
+    __returning__ = SentMessage
+    __api_method__ = "sendMessage"
+
+    chat_id: int | str
+    text: str
+    reply_markup: str | None = None
+
+
 # aiogram reads every answer as ``Response[T]``, and pydantic keeps such generic classes only
 # weakly: after a garbage collection each is built again (about 20 ms of schema work, seen as
 # a third of a rush's CPU time). Held here, each is built once per process.
 _RESPONSE_TYPES = [
     Response[method.__returning__]  # type: ignore[name-defined]
     for method in (
+        SendText,
         api.AnswerCallbackQuery,
         api.DeleteWebhook,
         api.EditMessageText,
@@ -252,8 +276,16 @@ def to_incoming(update: Update, bot_id: int) -> Incoming | None:
 # --------------------------------------------------------------------------- replies out
 
 
-def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    return _markup(tuple((button.title, button.payload) for button in reply.buttons))
+def _buttons(reply: Reply) -> tuple[tuple[str, str], ...]:
+    return tuple((button.title, button.payload) for button in reply.buttons)
+
+
+@functools.lru_cache(maxsize=512)
+def _markup_json(buttons: tuple[tuple[str, str], ...], contact_label: str | None) -> str | None:
+    """The keyboard a text carries, as the Bot API takes it in a form field (JSON text),
+    made once per keyboard: the buttons if any, else the contact button if asked for."""
+    markup = _markup(buttons) or (_contact_keyboard(contact_label) if contact_label else None)
+    return None if markup is None else markup.model_dump_json(exclude_none=True)
 
 
 @functools.lru_cache(maxsize=512)
@@ -274,6 +306,7 @@ def _markup(buttons: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup | None
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
+@functools.lru_cache(maxsize=64)
 def _contact_keyboard(label: str) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         keyboard=[[KeyboardButton(text=label, request_contact=True)]],
@@ -316,9 +349,11 @@ class TelegramDelivery:
     def _steps(self, chat: int | str, reply: Reply) -> list[Step]:
         """Each API call this reply needs, in order."""
         bot = self.bot
-        keyboard = _keyboard(reply)
-        label = reply.extra.get("request_contact")
-        contact = _contact_keyboard(str(label)) if label else None
+        buttons = _buttons(reply)
+        keyboard = _markup(buttons)
+        asked = reply.extra.get("request_contact")
+        label = str(asked) if asked else None
+        contact = _contact_keyboard(label) if label else None
         steps: list[Step] = []
         text = reply.text or ""
         attachment = reply.attachment if reply.attachment and reply.attachment.content else None
@@ -330,14 +365,8 @@ class TelegramDelivery:
         final_markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = keyboard or contact
         for number, part in enumerate(parts):
             last = number == len(parts) - 1 and attachment is None
-            steps.append(
-                partial(
-                    bot.send_message,
-                    chat_id=chat,
-                    text=part,
-                    reply_markup=final_markup if last else None,
-                )
-            )
+            markup = _markup_json(buttons, label) if last else None
+            steps.append(partial(bot, SendText(chat_id=chat, text=part, reply_markup=markup)))
         if attachment is not None:
             assert attachment.content is not None
             file = BufferedInputFile(attachment.content, filename=attachment.filename)
@@ -361,12 +390,11 @@ class TelegramDelivery:
                         reply_markup=final_markup,
                     )
                 )
-        if contact is not None and keyboard is not None:
+        if label is not None and keyboard is not None:
             # One message carries one keyboard: the question keeps its buttons, and the
             # contact button comes under its own short message.
-            steps.append(
-                partial(bot.send_message, chat_id=chat, text=str(label), reply_markup=contact)
-            )
+            request = SendText(chat_id=chat, text=label, reply_markup=_markup_json((), label))
+            steps.append(partial(bot, request))
         return steps
 
     async def _deliver(self, chat_id: str, reply: Reply) -> None:
