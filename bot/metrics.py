@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.storage.models import OutboxMessage
+from bot.outbox import Queued
 
 __all__ = ["Metrics"]
 
@@ -46,14 +46,14 @@ class Metrics:
             registry=self.registry,
         )
 
-    def on_sent(self, row: OutboxMessage, latency: float) -> None:
+    def on_sent(self, row: Queued, latency: float) -> None:
         self.sent.labels(row.channel).inc()
         self.latency.labels(row.channel).observe(latency)
 
-    def on_failed(self, row: OutboxMessage, _reason: str) -> None:
+    def on_failed(self, row: Queued, _reason: str) -> None:
         self.failed.labels(row.channel).inc()
 
-    def on_retry(self, row: OutboxMessage) -> None:
+    def on_retry(self, row: Queued) -> None:
         self.retried.labels(row.channel).inc()
 
     def render(self, queue_length: int) -> bytes:

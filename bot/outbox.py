@@ -16,14 +16,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import Table, and_, bindparam, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import BindParameter
 
 from bot.core.messages import Reply
@@ -38,6 +37,7 @@ __all__ = [
     "DeliveryError",
     "GroupCommit",
     "OutboxSender",
+    "Queued",
     "RateLimits",
     "Rejected",
     "RetryAfter",
@@ -194,6 +194,26 @@ class GroupCommit:
             self._busy = False
 
 
+@dataclass(slots=True)
+class Queued:
+    """An outbox row as the sender reads it: plain data, handed over or loaded, never an ORM
+    object (tracking one cost more than the send's own bookkeeping)."""
+
+    id: int
+    channel: str
+    chat_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+class _Due(NamedTuple):
+    id: int
+    channel: str
+    chat_id: str
+
+
 _UNSENT = ("pending", "claimed", "sending")
 _outbox = cast(Table, OutboxMessage.__table__)
 # Built once: these run for every few messages, and building a statement costs more than
@@ -230,7 +250,7 @@ _CLAIM_QUEUED = (
 _earlier_row = aliased(OutboxMessage, name="earlier_row")
 _now: BindParameter[datetime] = bindparam("now")
 _DUE = (
-    select(OutboxMessage)
+    select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id)
     .where(
         OutboxMessage.status == "pending",
         OutboxMessage.next_attempt_at <= _now,
@@ -261,7 +281,7 @@ _CLAIM_DUE = (
     .values(status="claimed", claimed_by=bindparam("worker"), next_attempt_at=bindparam("lease"))
 )
 _CLAIMED_BY = (
-    select(OutboxMessage)
+    select(*(_outbox.c[field.name] for field in fields(Queued)))
     .where(
         OutboxMessage.id.in_(bindparam("ids", expanding=True)),
         OutboxMessage.status == "claimed",
@@ -294,8 +314,8 @@ async def announce_queued(session: AsyncSession) -> None:
 
 
 async def claim_queued(
-    session: AsyncSession, rows: list[OutboxMessage], worker: str, lease_until: datetime
-) -> list[OutboxMessage]:
+    session: AsyncSession, rows: list[Queued], worker: str, lease_until: datetime
+) -> list[Queued]:
     """Rows just queued (flushed, not committed), claimed for a sender of this process.
 
     Its sender then takes them from memory (:meth:`OutboxSender.take`) instead of claiming
@@ -309,12 +329,6 @@ async def claim_queued(
     params = {"ids": [row.id for row in rows], "worker": worker, "lease": lease_until}
     result = await session.execute(_CLAIM_QUEUED, params)
     taken = set(result.scalars())
-    for row in rows:
-        if row.id in taken:
-            # What the table now holds, without making the row dirty for the next flush.
-            set_committed_value(row, "status", "claimed")
-            set_committed_value(row, "claimed_by", worker)
-            set_committed_value(row, "next_attempt_at", lease_until)
     return [row for row in rows if row.id in taken]
 
 
@@ -348,13 +362,13 @@ class OutboxSender:
         self._chat_next: dict[str, float] = {}
         # Rows the dispatcher queued and claimed for us in its own transaction (see
         # claim_queued): sent without being read back from the table.
-        self._handed: list[OutboxMessage] = []
+        self._handed: list[Queued] = []
         self._running = False
         self._next_claim = 0.0
         self._marks = GroupCommit(self._write_marks)
-        self.on_sent: list[Callable[[OutboxMessage, float], None]] = []
-        self.on_failed: list[Callable[[OutboxMessage, str], None]] = []
-        self.on_retry: list[Callable[[OutboxMessage], None]] = []
+        self.on_sent: list[Callable[[Queued, float], None]] = []
+        self.on_failed: list[Callable[[Queued, str], None]] = []
+        self.on_retry: list[Callable[[Queued], None]] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -363,7 +377,7 @@ class OutboxSender:
         """Whether rows for ``channel`` may be handed to this sender (see :meth:`take`)."""
         return self._running and channel in self.deliveries
 
-    def take(self, rows: list[OutboxMessage]) -> None:
+    def take(self, rows: list[Queued]) -> None:
         """Rows claimed for this sender by :func:`claim_queued`, committed: send them next."""
         self._handed.extend(rows)
         self._wake.set()
@@ -445,57 +459,54 @@ class OutboxSender:
             claimed = sorted(claimed + await self._claim(), key=lambda row: row.id)
         if not claimed:
             return 0
-        by_chat: dict[tuple[str, str], list[OutboxMessage]] = {}
+        by_chat: dict[tuple[str, str], list[Queued]] = {}
         for row in claimed:
             by_chat.setdefault((row.channel, row.chat_id), []).append(row)
         gate = asyncio.Semaphore(self.limits.in_flight)
         results = await asyncio.gather(*(self._send_chat(rows, gate) for rows in by_chat.values()))
         return sum(results)
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self) -> list[Queued]:
         now = self.clock()
         due = {"now": now, "channels": list(self.deliveries), "batch": self.limits.batch}
         async with self.db.write_turn(), self.db.session() as session, session.begin():
-            found = list((await session.execute(_DUE, due)).scalars())
-            rows = await self._first_in_line(session, found)
-            if not rows:
+            found = [_Due(*row) for row in (await session.execute(_DUE, due)).all()]
+            ids = await self._first_in_line(session, found)
+            if not ids:
                 return []
-            ids = [row.id for row in rows]
             lease = now + timedelta(seconds=self.limits.lease_seconds)
             # Conditional: SQLite has no row locks, so a row another sender claimed meanwhile
             # must not be taken over; only rows still pending become ours.
             await session.execute(_CLAIM_DUE, {"ids": ids, "worker": self.worker, "lease": lease})
         async with self.db.session() as session:
             mine = await session.execute(_CLAIMED_BY, {"ids": ids, "worker": self.worker})
-            return list(mine.scalars())
+            return [Queued(*row) for row in mine.all()]
 
     @staticmethod
-    async def _first_in_line(
-        session: AsyncSession, rows: list[OutboxMessage]
-    ) -> list[OutboxMessage]:
+    async def _first_in_line(session: AsyncSession, rows: list[_Due]) -> list[int]:
         """Per chat, keep only the unbroken run from its oldest unsent message.
 
         Another sender may hold an earlier message of the same chat (skipped as locked);
         sending past it would break the order the person reads in.
         """
         if not rows:
-            return rows
+            return []
         chats = {"chats": list({row.chat_id for row in rows})}
         queued: dict[tuple[str, str], list[int]] = {}
         for channel, chat_id, row_id in (await session.execute(_UNSENT_OF_CHATS, chats)).all():
             queued.setdefault((channel, chat_id), []).append(row_id)
-        held: dict[tuple[str, str], list[OutboxMessage]] = {}
+        held: dict[tuple[str, str], list[int]] = {}
         for row in rows:
-            held.setdefault((row.channel, row.chat_id), []).append(row)
-        keep: list[OutboxMessage] = []
+            held.setdefault((row.channel, row.chat_id), []).append(row.id)
+        keep: list[int] = []
         for key, mine in held.items():
-            for row, expected in zip(mine, queued.get(key, []), strict=False):
-                if row.id != expected:
+            for row_id, expected in zip(mine, queued.get(key, []), strict=False):
+                if row_id != expected:
                     break
-                keep.append(row)
-        return sorted(keep, key=lambda row: row.id)
+                keep.append(row_id)
+        return sorted(keep)
 
-    async def _send_chat(self, rows: list[OutboxMessage], gate: asyncio.Semaphore) -> int:
+    async def _send_chat(self, rows: list[Queued], gate: asyncio.Semaphore) -> int:
         sent = 0
         for index, row in enumerate(rows):
             async with gate:
@@ -508,7 +519,7 @@ class OutboxSender:
             break
         return sent
 
-    async def _pace_chat(self, row: OutboxMessage) -> None:
+    async def _pace_chat(self, row: Queued) -> None:
         """Bulk messages: about 1/s per private chat, 20/min per group. Replies go at once."""
         if row.kind == "reply":
             return
@@ -525,7 +536,7 @@ class OutboxSender:
             await asyncio.sleep(ready - now)
         self._chat_next[key] = max(now, ready) + interval
 
-    async def _send_one(self, row: OutboxMessage) -> str:
+    async def _send_one(self, row: Queued) -> str:
         await self._pace_chat(row)
         # The slot first, then "sending", then the call: a row is marked only when its request
         # is about to leave, so a crash leaves at most the requests truly in flight uncertain.
@@ -604,13 +615,13 @@ class OutboxSender:
                 )
             )
 
-    async def _set(self, row: OutboxMessage, **values: object) -> None:
+    async def _set(self, row: Queued, **values: object) -> None:
         async with self.db.write_turn(), self.db.session() as session, session.begin():
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
             )
 
-    async def _mark_sent(self, row: OutboxMessage) -> None:
+    async def _mark_sent(self, row: Queued) -> None:
         await self._marks.mark("sent", row.id)
         latency = (self.clock() - row.created_at).total_seconds()
         self.stats.sent += 1
@@ -618,7 +629,7 @@ class OutboxSender:
             hook(row, latency)
 
     async def _retry(
-        self, row: OutboxMessage, seconds: float, reason: str, *, count_attempt: bool = True
+        self, row: Queued, seconds: float, reason: str, *, count_attempt: bool = True
     ) -> None:
         values: dict[str, object] = {
             "status": "pending",
@@ -634,14 +645,14 @@ class OutboxSender:
         for hook in self.on_retry:
             hook(row)
 
-    async def _fail(self, row: OutboxMessage, reason: str) -> None:
+    async def _fail(self, row: Queued, reason: str) -> None:
         await self._set(row, status="failed", claimed_by=None, last_error=reason[:300])
         self.stats.failed += 1
         log.warning("outbox message %s failed on %s: %s", row.id, row.channel, reason[:120])
         for hook in self.on_failed:
             hook(row, reason)
 
-    async def _blocked(self, row: OutboxMessage, reason: str) -> None:
+    async def _blocked(self, row: Queued, reason: str) -> None:
         await self._fail(row, f"blocked: {reason}")
         async with self.db.write_turn(), self.db.session() as session, session.begin():
             await session.execute(

@@ -15,6 +15,7 @@ from bot.core.messages import Reply
 from bot.outbox import (
     Blocked,
     OutboxSender,
+    Queued,
     RateLimits,
     Rejected,
     RetryAfter,
@@ -235,7 +236,7 @@ async def test_a_stop_before_the_request_leaves_gives_the_message_back(db: Datab
     assert platform.delivered == [("c1", "a")]
 
 
-async def queued_now(db: Database, chat: str, text: str, worker: str) -> list[OutboxMessage]:
+async def queued_now(db: Database, chat: str, text: str, worker: str) -> list[Queued]:
     """As the dispatcher does: a row written and, in the same transaction, claimed for the
     sender of this process when nothing older of its chat is unsent."""
     async with db.session() as session, session.begin():
@@ -248,7 +249,8 @@ async def queued_now(db: Database, chat: str, text: str, worker: str) -> list[Ou
         session.add(row)
         await session.flush()
         lease = utcnow() + timedelta(seconds=60)
-        return await claim_queued(session, [row], worker, lease)
+        queued = Queued(row.id, "telegram", chat, "reply", row.payload, 0, row.created_at)
+        return await claim_queued(session, [queued], worker, lease)
 
 
 async def test_a_reply_is_handed_to_the_sender_only_behind_nothing_older(db: Database) -> None:

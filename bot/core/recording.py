@@ -13,16 +13,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import Table, bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 
 from bot.core.context import Context
 from bot.core.messages import Incoming
-from bot.outbox import RateLimits, claim_queued
+from bot.outbox import Queued, RateLimits, claim_queued
 from bot.storage.ids import reserve_ids, reserve_ids_now
 from bot.storage.models import Account, ConversationState, Identity, OutboxMessage, ProcessedUpdate
 
@@ -37,7 +36,7 @@ class Handoff(Protocol):
 
     def serves(self, channel: str) -> bool: ...
 
-    def take(self, rows: list[OutboxMessage]) -> None: ...
+    def take(self, rows: list[Queued]) -> None: ...
 
 
 Sender = tuple[str, str]  # (channel, external id)
@@ -56,19 +55,18 @@ class Recording:
         self._people: dict[Sender, tuple[Account, Identity]] = {}
         # By account, as stored or saved; an account missing here has no state row yet.
         self._states: dict[int, dict[str, Any]] = {}
-        self._outbox: dict[UpdateKey, list[OutboxMessage]] = {}
+        self._outbox: dict[UpdateKey, list[dict[str, Any]]] = {}
         # Written just before the transaction's next statement, or at finish (see _write).
         self._new_states: dict[int, dict[str, Any]] = {}
         self._changed_states: dict[int, dict[str, Any]] = {}
-        self._new_outbox: list[OutboxMessage] = []
+        self._new_outbox: list[dict[str, Any]] = []
         event.listen(session.sync_session, "do_orm_execute", self._before_statement)
 
     async def prepare(self, incomings: Sequence[Incoming]) -> list[Incoming]:
         """Read what the updates need, and record them; returns those not recorded before.
 
         New accounts, identities and processed-update rows get their ids beforehand
-        (bot/storage/ids.py), so each table's rows go in one statement: the processed
-        updates here, the accounts and identities autoflushed just before them.
+        (bot/storage/ids.py), so each table's rows go in one statement (see _add_people).
         """
         self.seen = await self._recorded(incomings)
         fresh = [i for i in incomings if (i.channel, i.update_key) not in self.seen]
@@ -78,21 +76,10 @@ class Recording:
         await self._load_states([account.id for account, _ in self._people.values()])
         counts = {Account: len(new), Identity: len(new), ProcessedUpdate: len(fresh)}
         ids = await reserve_ids(self.session, counts)
-        for (channel, sender), account_id, identity_id in zip(
-            new, ids[Account], ids[Identity], strict=True
-        ):
-            # Defaults spelled out: handlers read them before the flush would fill them in.
-            account = Account(id=account_id, created_at=self.now, push_enabled=True)
-            identity = Identity(
-                id=identity_id,
-                account_id=account_id,
-                channel=channel,
-                external_id=sender,
-                active=True,
-                created_at=self.now,
-            )
-            self.session.add_all((account, identity))
-            self._people[(channel, sender)] = (account, identity)
+        people = await self.session.run_sync(
+            _add_people, new, ids[Account], ids[Identity], self.now
+        )
+        self._people.update(people)
         self.processed = {
             (i.channel, i.update_key): row_id
             for i, row_id in zip(fresh, ids[ProcessedUpdate], strict=True)
@@ -107,9 +94,6 @@ class Recording:
             }
             for i in fresh
         ]
-        # Written now, in one statement and without the unit of work (the new accounts go
-        # first, autoflushed): nothing reads these rows as objects, and writing them through
-        # the ORM cost a fifth of a batch's flush.
         await self.session.execute(_PROCESSED, rows)
         return fresh
 
@@ -136,18 +120,17 @@ class Recording:
         incoming = ctx.incoming
         processed_id = self.processed[(incoming.channel, incoming.update_key)]
         base = f"{incoming.channel}:{incoming.update_key}"
+        account_id = None if ctx.account.deleted_at else ctx.account.id
         rows = [
-            OutboxMessage(
-                idempotency_key=f"{base}:{number}",
-                channel=incoming.channel,
-                chat_id=incoming.sender_id,
-                account_id=None if ctx.account.deleted_at else ctx.account.id,
+            _outbox_row(
+                f"{base}:{number}",
+                incoming.channel,
+                incoming.sender_id,
+                account_id,
+                "reply",
+                reply.to_json(),
+                ctx.now,
                 update_id=processed_id,
-                kind="reply",
-                payload=reply.to_json(),
-                **_QUEUED,
-                created_at=ctx.now,
-                next_attempt_at=ctx.now,
             )
             for number, reply in enumerate(ctx.replies)
         ]
@@ -159,22 +142,20 @@ class Recording:
                 if identity.id == ctx.identity.id:
                     continue  # the chat being written from has the replies already
                 rows.append(
-                    OutboxMessage(
-                        idempotency_key=f"{note.key}:{identity.id}",
-                        channel=identity.channel,
-                        chat_id=identity.external_id,
-                        account_id=note.account_id,
-                        kind="push",
-                        payload=note.reply.to_json(),
-                        **_QUEUED,
-                        created_at=ctx.now,
-                        next_attempt_at=ctx.now,
+                    _outbox_row(
+                        f"{note.key}:{identity.id}",
+                        identity.channel,
+                        identity.external_id,
+                        note.account_id,
+                        "push",
+                        note.reply.to_json(),
+                        ctx.now,
                     )
                 )
         self._new_outbox.extend(rows)
         self._outbox[(incoming.channel, incoming.update_key)] = rows
 
-    async def finish(self, handoff: Handoff | None = None) -> list[OutboxMessage]:
+    async def finish(self, handoff: Handoff | None = None) -> list[Queued]:
         """Write what is pending; returns the rows claimed for ``handoff``'s sender."""
         await self.session.run_sync(self._write)
         await self.session.flush()
@@ -182,7 +163,7 @@ class Recording:
         if handoff is None:
             return []
         queued = [row for rows in self._outbox.values() for row in rows]
-        rows = [row for row in queued if handoff.serves(row.channel)]
+        rows = [_handed(row) for row in queued if handoff.serves(row["channel"])]
         lease = self.now + timedelta(seconds=handoff.limits.lease_seconds)
         return await claim_queued(self.session, rows, handoff.worker, lease)
 
@@ -193,7 +174,7 @@ class Recording:
 
     def outbox_ids(self, incoming: Incoming) -> list[int]:
         """After :meth:`finish`: the outbox rows the update caused."""
-        return [row.id for row in self._outbox.get((incoming.channel, incoming.update_key), [])]
+        return [row["id"] for row in self._outbox.get((incoming.channel, incoming.update_key), [])]
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -213,18 +194,24 @@ class Recording:
         changed, self._changed_states = self._changed_states, {}
         outbox, self._new_outbox = self._new_outbox, []
         if new:
-            values = [{"account_id": key, "state": state} for key, state in new.items()]
+            values = [
+                {"account_id": key, "state": state, "updated_at": self.now}
+                for key, state in new.items()
+            ]
             session.execute(_INSERT_STATES, values)
         if changed:
-            values = [{"account_id": key, "state": state} for key, state in changed.items()]
+            values = [
+                {"row_id": key, "new_state": state, "now": self.now}
+                for key, state in changed.items()
+            ]
             session.execute(_UPDATE_STATES, values)
         if outbox:
             # Ids first (RETURNING in order would cost SQLite a statement per row); in the
             # order queued: an outbox row's id is its place in its chat's queue.
             ids = reserve_ids_now(session, {OutboxMessage: len(outbox)})[OutboxMessage]
             for row, row_id in zip(outbox, ids, strict=True):
-                set_committed_value(row, "id", row_id)
-            session.execute(_INSERT_OUTBOX, [_values(row) for row in outbox])
+                row["id"] = row_id
+            session.execute(_INSERT_OUTBOX, outbox)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -257,13 +244,77 @@ class Recording:
             self._states[account_id] = state
 
 
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _add_people(
+    session: Session,
+    senders: list[Sender],
+    account_ids: list[int],
+    identity_ids: list[int],
+    now: datetime,
+) -> dict[Sender, tuple[Account, Identity]]:
+    """New accounts and identities, written in a statement per table and then held by the
+    session as loaded rows: handlers read and change them like any other, and the unit of
+    work, which cost more than the writes themselves, has nothing to insert."""
+    if not senders:
+        return {}
+    accounts = [
+        {"id": account_id, "created_at": now, "push_enabled": True, **_ACCOUNT_UNSET}
+        for account_id in account_ids
+    ]
+    identities = [
+        {
+            "id": identity_id,
+            "account_id": account_id,
+            "channel": channel,
+            "external_id": sender,
+            "active": True,
+            "created_at": now,
+        }
+        for (channel, sender), account_id, identity_id in zip(
+            senders, account_ids, identity_ids, strict=True
+        )
+    ]
+    session.execute(_INSERT_ACCOUNTS, accounts)
+    session.execute(_INSERT_IDENTITIES, identities)
+    people: dict[Sender, tuple[Account, Identity]] = {}
+    for sender, account_values, identity_values in zip(senders, accounts, identities, strict=True):
+        account, identity = Account(**account_values), Identity(**identity_values)
+        # Every column is set, so nothing is left to load later (which async cannot do).
+        make_transient_to_detached(account)
+        make_transient_to_detached(identity)
+        session.add_all((account, identity))
+        people[sender] = (account, identity)
+    return people
+
+
+def _unset(model: type[Any], given: set[str]) -> dict[str, Any]:
+    """What a new row of ``model`` holds in the columns not in ``given``: its plain default or
+    None. A column whose default is computed must be in ``given``."""
+    values: dict[str, Any] = {}
+    for column in _table(model).columns:
+        if column.key in given:
+            continue
+        default = column.default
+        assert default is None or default.is_scalar, f"{column} needs a value"
+        values[column.key] = getattr(default, "arg", None)
+    return values
+
+
+_ACCOUNT_UNSET = _unset(Account, {"id", "created_at", "push_enabled"})
+
+
 # Built once with bound values: a chunk runs each of them, and building one costs more than
 # running it.
 _RECORDED = select(ProcessedUpdate.channel, ProcessedUpdate.update_key, ProcessedUpdate.id).where(
     ProcessedUpdate.channel.in_(bindparam("channels", expanding=True)),
     ProcessedUpdate.update_key.in_(bindparam("keys", expanding=True)),
 )
-_PROCESSED = insert(ProcessedUpdate)
+# Table statements, not the ORM's bulk forms of them: nothing reads these rows back as
+# objects, and the ORM's handling of each row cost more than the row's write.
+_PROCESSED = insert(_table(ProcessedUpdate))
 _SENDERS = (
     select(Identity, Account)
     .join(Account, Account.id == Identity.account_id)
@@ -276,22 +327,56 @@ _SENDERS = (
 _STATES = select(ConversationState.account_id, ConversationState.state).where(
     ConversationState.account_id.in_(bindparam("ids", expanding=True))
 )
-_INSERT_STATES = insert(ConversationState)
-_UPDATE_STATES = update(ConversationState)  # by primary key: one dict a row
-_INSERT_OUTBOX = insert(OutboxMessage)
+_INSERT_STATES = insert(_table(ConversationState))
+_states_table = _table(ConversationState)
+_UPDATE_STATES = (
+    update(_states_table)
+    .where(_states_table.c.account_id == bindparam("row_id"))
+    .values(state=bindparam("new_state"), updated_at=bindparam("now"))
+)
+_INSERT_OUTBOX = insert(_table(OutboxMessage))
+_INSERT_ACCOUNTS = insert(_table(Account))
+_INSERT_IDENTITIES = insert(_table(Identity))
 
 
-# What a row just queued holds before the table's defaults would fill it in: the sender reads
-# these from the row it is handed (see claim_queued).
-_QUEUED: dict[str, Any] = {
-    "status": "pending",
-    "attempts": 0,
-    "claimed_by": None,
-    "last_error": None,
-    "sent_at": None,
-}
-_COLUMNS = [column.key for column in OutboxMessage.__table__.columns]
+def _outbox_row(
+    key: str,
+    channel: str,
+    chat_id: str,
+    account_id: int | None,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    update_id: int | None = None,
+) -> dict[str, Any]:
+    """A new outbox row's values, every column given (one statement inserts them all); its
+    id comes when it is written (see _write)."""
+    return {
+        "id": None,
+        "idempotency_key": key,
+        "channel": channel,
+        "chat_id": chat_id,
+        "account_id": account_id,
+        "update_id": update_id,
+        "kind": kind,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_by": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
 
 
-def _values(row: OutboxMessage) -> dict[str, Any]:
-    return {key: getattr(row, key) for key in _COLUMNS}
+def _handed(row: dict[str, Any]) -> Queued:
+    return Queued(
+        row["id"],
+        row["channel"],
+        row["chat_id"],
+        row["kind"],
+        row["payload"],
+        row["attempts"],
+        row["created_at"],
+    )
