@@ -29,6 +29,7 @@ from bot.outbox import Blocked, Rejected, RetryAfter, Transient
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import (
+    Account,
     Identity,
     OutboxMessage,
     ProcessedUpdate,
@@ -252,6 +253,34 @@ async def test_an_erasure_later_in_a_batch_cancels_what_the_batch_queued_before_
             ).all()
         assert [status for status, _ in rows] == ["sent", "cancelled", "cancelled"]
         assert [account for _, account in rows] == [None, None, None]
+    finally:
+        await bot.stop()
+
+
+async def test_a_new_person_onboarded_within_one_batch_is_kept_as_they_chose(
+    settings: Settings, fake: FakeTelegram
+) -> None:
+    """Someone taps quickly and one getUpdates batch holds their first message and their
+    answers: the account made for the first update is the one the later ones change, and
+    what they chose is stored once the batch commits."""
+    bot = await start(settings, fake)
+    try:
+        fake.inject(
+            fake.user_text(CHAT, "/start"),
+            fake.user_callback(CHAT, "lang:en", check_button=False),
+            fake.user_callback(CHAT, "consent:yes", check_button=False),
+        )
+        await fake.wait_until(lambda: len(fake.texts_to(CHAT)) >= 3, 20)
+        await asyncio.sleep(0.3)  # anything doubled would arrive now
+        texts = fake.texts_to(CHAT)
+        assert len(texts) == 3 and "Xin chào" in texts[0]
+        assert texts[2] == translator("en")("onboarding.role")
+        db = bot.app.services.db
+        async with db.session() as session:
+            accounts = (await session.execute(select(Account))).scalars().all()
+            identity = (await session.execute(select(Identity))).scalar_one()
+        assert len(accounts) == 1 and identity.account_id == accounts[0].id
+        assert accounts[0].locale == "en" and accounts[0].consent_at is not None
     finally:
         await bot.stop()
 
