@@ -12,8 +12,9 @@ Each measured part starts from memory settled as ``python -m bot run`` settles i
 With ``--sender external`` ours runs as OUTBOX_SENDER=external: the bot records and queues,
 and a ``python -m bot sender`` child process sends (see README, "Sending from processes of
 their own"); with ``--database-url`` it is woken by NOTIFY, on SQLite it polls every 50 ms.
+``--sender process`` is the same split with the bot starting that process itself.
     python benchmarks/telegram_updates.py [--updates 400] [--rounds 3] [--fast]
-        [--database-url postgresql+asyncpg://...] [--sender inline|external]
+        [--database-url postgresql+asyncpg://...] [--sender inline|external|process]
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from bot.orgunits import import_file
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database, migrate
 from tests.fakes.telegram import FakeTelegram
-from tests.support.sender import sender_process
+from tests.support.sender import ready, sender_process
 from tests.support.server import free_port, start_bot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,13 +126,15 @@ async def ours(
         async with contextlib.AsyncExitStack() as stack:
             if sender == "external":
                 await stack.enter_async_context(sender_process(settings, tmp))
+            elif sender == "process":
+                await ready(settings)  # the one the bot started
             await asyncio.sleep(0.5)  # commands registered, polling started
             settle_memory()
             started = time.monotonic()
             inject(fake, count)
             await wait_for(fake, count)
             rate = count / (time.monotonic() - started)
-            if sender == "external":
+            if sender != "inline":
                 wait = await mean_wait(settings)
                 print(f"replies queued to sent (sender process): mean {wait:.3f} s")
             return rate
@@ -241,9 +244,10 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--sender",
-        choices=("inline", "external"),
+        choices=("inline", "external", "process"),
         default="inline",
-        help="ours with OUTBOX_SENDER=inline (default) or external (a `python -m bot sender`)",
+        help="ours with OUTBOX_SENDER=inline (default), external (a `python -m bot sender` "
+        "started here) or process (started by the bot)",
     )
     args = parser.parse_args()
     count = args.updates or (100 if args.fast else 400)

@@ -28,6 +28,7 @@ from bot.orgunits import import_file
 from bot.outbox import Delivery, OutboxSender, RateLimits
 from bot.reminders import Reminders, reminder_config
 from bot.scheduler import Scheduler
+from bot.sender_child import supervise_sender
 from bot.settings import Settings
 from bot.storage.db import migrate_async
 from bot.web.app import SENDER, create_app
@@ -91,9 +92,11 @@ def build(settings: Settings) -> BotApp:
     sender.on_failed.append(services.metrics.on_failed)
     sender.on_retry.append(services.metrics.on_retry)
     app[SENDER] = sender
-    if settings.outbox_sender == "external":
+    if settings.outbox_sender in ("external", "process"):
         # `python -m bot sender` sends (bot/sender_process.py); this process only queues.
         dispatcher.announce = settings.database_url.startswith("postgresql")
+        if settings.outbox_sender == "process" and deliveries:
+            background.append(lambda: supervise_sender(settings))
     else:
         dispatcher.on_queued.append(sender.wake)
         dispatcher.handoff = sender

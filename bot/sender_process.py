@@ -1,4 +1,5 @@
-"""`python -m bot sender`: the outbox sent by a process of its own (OUTBOX_SENDER=external).
+"""`python -m bot sender`: the outbox sent by a process of its own (OUTBOX_SENDER=external,
+or started by `run` itself with OUTBOX_SENDER=process: bot/sender_child.py).
 
 One Python process has one core's worth of interpreter. When `python -m bot run` also sends,
 receiving and sending share it; with OUTBOX_SENDER=external, `run` records updates and queues
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -20,6 +22,7 @@ from aiohttp import web
 from bot.app import BotApp, build, keep_running, settle_memory
 from bot.logs import log_failure
 from bot.outbox import WAKE_CHANNEL
+from bot.sender_child import PARENT_PID
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.web.app import SENDER, SERVICES, add_health_routes
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # After a failure (the database away, the schema not there yet), try again this much later.
 _RETRY_SECONDS = 5.0
+_PARENT_CHECK_SECONDS = 1.0
 
 
 async def run_sender(settings: Settings) -> int:
@@ -59,10 +63,25 @@ async def serve_sender(app: BotApp, stop: asyncio.Event) -> None:
     ]
     if settings.database_url.startswith("postgresql"):
         jobs.append(lambda: listen(app.services.db, sender.wake))
+    parent = os.environ.get(PARENT_PID)
+    if parent:
+        jobs.append(lambda: _outlive_no(int(parent), stop))
     runner = await _health_page(app) if settings.sender_port else None
     settle_memory()
     log.info("outbox sender started for %s", ", ".join(sorted(sender.deliveries)))
     await keep_running(app, jobs, runner, stop)
+
+
+async def _outlive_no(parent: int, stop: asyncio.Event) -> None:
+    """Started by `run` (OUTBOX_SENDER=process): stop once `run` is gone, even if it was
+    killed before it could stop us, so that a restarted `run` does not find us still here."""
+    # Polled: nothing signals a parent's end to its child, and the check costs nothing.
+    while True:
+        await asyncio.sleep(_PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            break
+    log.warning("the process that started this sender is gone; stopping")
+    stop.set()
 
 
 async def listen(db: Database, wake: Callable[[], None]) -> None:

@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     # one or more `python -m bot sender` processes send them, each on a core of its own. On
     # PostgreSQL a sender is woken at the commit that queues a reply (LISTEN/NOTIFY); on SQLite
     # it looks every OUTBOX_POLL_SECONDS, so external senders are meant for PostgreSQL.
-    outbox_sender: Literal["inline", "external"] = "inline"
+    # "process": as "external", with `run` starting one sender process itself, and stopping
+    # or restarting it (bot/sender_child.py).
+    outbox_sender: Literal["inline", "external", "process"] = "inline"
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # `python -m bot sender` serves /healthz and /metrics on this port (0: none).
     sender_port: int = Field(default=0, ge=0, le=65535)

@@ -1,4 +1,5 @@
-"""OUTBOX_SENDER=external: `python -m bot run` queues, `python -m bot sender` processes send.
+"""OUTBOX_SENDER=external: `python -m bot run` queues, `python -m bot sender` processes send;
+OUTBOX_SENDER=process: `run` starts, restarts and stops such a process itself.
 
 The bot runs as `python -m bot run` runs it, the sender is the real command in a child
 process, and both talk HTTP to the fake Telegram Bot API of this test.
@@ -7,7 +8,10 @@ process, and both talk HTTP to the fake Telegram Bot API of this test.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +26,8 @@ from tests.conftest import import_units
 from tests.fakes.telegram import FakeTelegram
 from tests.support.sender import sender_process, start_sender
 from tests.support.server import RunningBot, free_port, start_bot
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GREETING = "Xin chào"
 
@@ -154,3 +160,99 @@ async def test_the_sender_without_a_channel_to_send_on_says_so_and_exits_2(
     _, err = await asyncio.wait_for(child.communicate(), 60)
     assert child.returncode == 2
     assert "nothing to send on: set TELEGRAM_BOT_TOKEN" in err.decode()
+
+
+# --------------------------------------------------------------------------- OUTBOX_SENDER=process
+
+
+def children(parent: int) -> list[int]:
+    """Living processes started by ``parent`` as `python -m bot sender` (read off /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == parent and state != "Z" and command[1:4] == [b"-m", b"bot", b"sender"]:
+            found.append(int(entry.name))
+    return found
+
+
+async def one_child(parent: int, other_than: int | None = None) -> int:
+    """The sender process ``parent`` runs, once there is exactly one (not ``other_than``)."""
+    for _ in range(600):
+        found = children(parent)
+        if len(found) == 1 and found[0] != other_than:
+            return found[0]
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no single new sender process under {parent}: {children(parent)}")
+
+
+async def test_run_with_outbox_sender_process_starts_restarts_and_stops_its_sender(
+    settings: Settings, fake: FakeTelegram
+) -> None:
+    await import_units(settings.database_url, "lam_dong_2025.csv")
+    supervised = external(settings, fake, 0.2).model_copy(update={"outbox_sender": "process"})
+    bot = await start_bot(supervised)
+    try:
+        fake.inject(fake.user_text(801, "/start"))
+        await fake.wait_until(lambda: len(fake.texts_to(801)) == 1, 60)
+        first = await one_child(os.getpid())
+        os.kill(first, signal.SIGKILL)
+        # Written to while no sender runs: queued, and sent by the one started next.
+        fake.inject(fake.user_text(802, "/start"))
+        await fake.wait_until(lambda: len(fake.texts_to(802)) == 1, 60)
+        await one_child(os.getpid(), other_than=first)
+        await asyncio.sleep(0.3)  # anything doubled would arrive meanwhile
+        assert [GREETING in text for text in fake.texts_to(801)] == [True]
+        assert [GREETING in text for text in fake.texts_to(802)] == [True]
+        assert bot.app.sender.stats.sent == 0  # the child sent, not `run`
+    finally:
+        await bot.stop()
+    assert children(os.getpid()) == []  # stopped with the bot
+
+
+async def test_the_sender_process_of_a_killed_run_stops_by_itself(
+    settings: Settings, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """`run` killed outright cannot stop its sender: the sender notices and stops, so the
+    next `run` does not find one still running."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(tmp_path),
+        "WEB_PORT": str(free_port()),
+        "SECRET_KEY": settings.secret_key,
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE": fake.base_url,
+        "OUTBOX_SENDER": "process",
+        "REMINDERS_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}
+    )
+    try:
+        sender = await one_child(run.pid)
+        run.send_signal(signal.SIGKILL)
+        await run.wait()
+        deadline = time.monotonic() + 15
+        while not _gone(sender):
+            assert time.monotonic() < deadline, "the sender outlived its run by 15 s"
+            await asyncio.sleep(0.1)
+    finally:
+        if run.returncode is None:
+            run.kill()
+            await run.wait()
+
+
+def _gone(pid: int) -> bool:
+    """Exited: no longer in /proc, or a zombie its new parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

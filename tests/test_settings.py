@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.sender_child import child_environment
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -153,3 +154,26 @@ def test_a_wrong_value_in_the_env_file_names_the_setting(tmp_path: Path) -> None
     with pytest.raises(SettingsError) as error:
         load_settings(_env_file=env_file)
     assert "DATABASE_URL" in str(error.value)
+
+
+def test_the_sender_run_starts_gets_every_setting_run_has(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """OUTBOX_SENDER=process: settings given in code reach the child through its environment,
+    unchanged, except that the child sends instead of starting a sender of its own."""
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+        data_dir=tmp_path / "data",
+        web_port=9123,
+        telegram_bot_token="123456:abcdef",
+        outbox_sender="process",
+        outbox_per_second=12.5,
+        reminders_enabled=False,
+        quiet_hours_start="22:30",
+        log_level="warning",
+        _env_file=None,
+    )
+    for name, value in child_environment(settings).items():
+        monkeypatch.setenv(name, value)
+    child = load_settings(_env_file=None)
+    assert child.model_dump() == {**settings.model_dump(), "outbox_sender": "external"}

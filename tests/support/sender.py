@@ -47,8 +47,9 @@ async def start_sender(
     )
 
 
-async def ready(settings: Settings, child: asyncio.subprocess.Process) -> None:
-    """Wait until the sender's /healthz answers (it serves it once it is sending)."""
+async def ready(settings: Settings, child: asyncio.subprocess.Process | None = None) -> None:
+    """Wait until the sender's /healthz answers (it serves it once it is sending); ``child``:
+    the process, when this test started it, to stop waiting if it exits."""
     health = f"http://{settings.web_host}:{settings.sender_port}/healthz"
     async with aiohttp.ClientSession() as http:
         for _ in range(600):
@@ -56,7 +57,7 @@ async def ready(settings: Settings, child: asyncio.subprocess.Process) -> None:
                 async with http.get(health) as response:
                     if response.status == 200:
                         return
-            if child.returncode is not None:
+            if child is not None and child.returncode is not None:
                 raise RuntimeError(f"python -m bot sender exited with {child.returncode}")
             await asyncio.sleep(0.1)
     raise TimeoutError("python -m bot sender did not start within 60 s")
