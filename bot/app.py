@@ -28,7 +28,7 @@ from bot.orgunits import import_file
 from bot.outbox import Delivery, OutboxSender, RateLimits
 from bot.reminders import Reminders, reminder_config
 from bot.scheduler import Scheduler
-from bot.sender_child import supervise_sender
+from bot.sender_child import SenderChild
 from bot.settings import Settings
 from bot.storage.db import migrate_async
 from bot.web.app import SENDER, create_app
@@ -92,17 +92,21 @@ def build(settings: Settings) -> BotApp:
     sender.on_failed.append(services.metrics.on_failed)
     sender.on_retry.append(services.metrics.on_retry)
     app[SENDER] = sender
+    # Who is told that messages were queued: replies, reminders, announcements.
+    wake = sender.wake
     if settings.outbox_sender in ("external", "process"):
         # `python -m bot sender` sends (bot/sender_process.py); this process only queues.
         dispatcher.announce = settings.database_url.startswith("postgresql")
         if settings.outbox_sender == "process" and deliveries:
-            background.append(lambda: supervise_sender(settings))
+            child = SenderChild(settings)  # started, and told, by this process
+            wake = child.wake
+            background.append(child.run)
     else:
-        dispatcher.on_queued.append(sender.wake)
         dispatcher.handoff = sender
         if deliveries:
             background.append(sender.run)
-    scheduler = build_scheduler(services, sender)
+    dispatcher.on_queued.append(wake)
+    scheduler = build_scheduler(services, wake)
     if settings.reminders_enabled:
         background.append(scheduler.run)
     webhooks = build_webhooks(services, dispatcher, background)
@@ -146,12 +150,13 @@ async def run_until_cancelled(loop: Coroutine[Any, Any, None]) -> None:
             await asyncio.wait([task], timeout=0.5)
 
 
-def build_scheduler(services: Services, sender: OutboxSender) -> Scheduler:
-    """Reminders and timed announcements; a broken deadlines file stops start-up here."""
+def build_scheduler(services: Services, wake: Callable[[], None]) -> Scheduler:
+    """Reminders and timed announcements; a broken deadlines file stops start-up here.
+    ``wake`` tells the sender that messages were queued."""
     settings = services.settings
     config = reminder_config(settings)
     reminders = Reminders(services.db, config, services.forms, services.clock)
-    reminders.on_queued.append(sender.wake)
+    reminders.on_queued.append(wake)
     scheduler = Scheduler(interval=settings.scheduler_interval_seconds, clock=services.clock)
     scheduler.add("reminders", reminders.tick)
 
@@ -160,7 +165,7 @@ def build_scheduler(services: Services, sender: OutboxSender) -> Scheduler:
             services.db, now, config.quiet, settings.timezone, settings.default_locale
         )
         if sent:
-            sender.wake()
+            wake()
         return sent
 
     scheduler.add("announcements", announcements)

@@ -2,8 +2,10 @@
 
 The same split as OUTBOX_SENDER=external (`run` records and queues, the sender process sends
 on another core), with one command to start, stop and supervise. The child gets every setting
-`run` has, spelled out in its environment, so both agree also on settings given in code;
-it stops when `run` stops, and stops by itself if `run` dies without stopping it.
+`run` has, spelled out in its environment, so both agree also on settings given in code.
+Its standard input is a pipe from `run`: a byte on it means "messages were queued, look now"
+(SQLite has no NOTIFY), and its end means `run` is gone, even killed without a word, so the
+child stops too and a restarted `run` never finds an old sender still sending.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from pathlib import Path
 
 from bot.settings import Settings
 
-__all__ = ["PARENT_PID", "child_environment", "supervise_sender"]
+__all__ = ["PARENT_PID", "SenderChild", "child_environment"]
 
 log = logging.getLogger(__name__)
 
-# The child watches for its parent's exit through this variable (bot/sender_process.py).
+# Set in the child's environment: its standard input is `run`'s pipe (bot/sender_process.py).
 PARENT_PID = "GIAMNGHEO_SENDER_PARENT_PID"
 _ROOT = Path(__file__).resolve().parents[1]
 _RESTART_FIRST = 1.0
@@ -45,30 +47,57 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-async def supervise_sender(settings: Settings) -> None:
-    """Run the sender process until cancelled, starting it again whenever it ends."""
-    delay = _RESTART_FIRST
-    while True:
+class SenderChild:
+    """The sender process of this `run`: :meth:`run` keeps one going, :meth:`wake` nudges it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._child: asyncio.subprocess.Process | None = None
+
+    def wake(self) -> None:
+        """Messages were queued: tell the child to look now rather than at its next poll."""
+        pipe = self._child.stdin if self._child is not None else None
+        if pipe is None or pipe.is_closing():
+            return  # between two children: the next one looks at the outbox when it starts
+        # A wake not read yet already says it all: a stalled child costs no memory here.
+        if pipe.transport.get_write_buffer_size() == 0:
+            pipe.write(b"\n")
+
+    async def run(self) -> None:
+        """Run the sender process until cancelled, starting it again whenever it ends."""
+        delay = _RESTART_FIRST
+        while True:
+            started = time.monotonic()
+            code = await self._run_once()
+            if code == _NOTHING_TO_SEND:
+                log.error("the outbox sender process has no channel to send on; not restarted")
+                return
+            if time.monotonic() - started >= _HEALTHY_SECONDS:
+                delay = _RESTART_FIRST
+            log.warning(
+                "outbox sender process exited with %s; starting it again in %.0f s", code, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RESTART_MAX)
+
+    async def _run_once(self) -> int:
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "sender", env=child_environment(settings)
+            sys.executable,
+            "-m",
+            "bot",
+            "sender",
+            stdin=asyncio.subprocess.PIPE,
+            env=child_environment(self.settings),
         )
+        self._child = child
         log.info("outbox sender process %s started", child.pid)
-        started = time.monotonic()
         try:
-            code = await child.wait()
+            return await child.wait()
         except asyncio.CancelledError:
             await _stop(child)
             raise
-        if code == _NOTHING_TO_SEND:
-            log.error("the outbox sender process has no channel to send on; not restarted")
-            return
-        if time.monotonic() - started >= _HEALTHY_SECONDS:
-            delay = _RESTART_FIRST
-        log.warning(
-            "outbox sender process exited with %s; starting it again in %.0f s", code, delay
-        )
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, _RESTART_MAX)
+        finally:
+            self._child = None
 
 
 async def _stop(child: asyncio.subprocess.Process) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 # After a failure (the database away, the schema not there yet), try again this much later.
 _RETRY_SECONDS = 5.0
-_PARENT_CHECK_SECONDS = 1.0
 
 
 async def run_sender(settings: Settings) -> int:
@@ -63,23 +63,22 @@ async def serve_sender(app: BotApp, stop: asyncio.Event) -> None:
     ]
     if settings.database_url.startswith("postgresql"):
         jobs.append(lambda: listen(app.services.db, sender.wake))
-    parent = os.environ.get(PARENT_PID)
-    if parent:
-        jobs.append(lambda: _outlive_no(int(parent), stop))
+    if os.environ.get(PARENT_PID):
+        jobs.append(lambda: _follow_parent(sender.wake, stop))
     runner = await _health_page(app) if settings.sender_port else None
     settle_memory()
     log.info("outbox sender started for %s", ", ".join(sorted(sender.deliveries)))
     await keep_running(app, jobs, runner, stop)
 
 
-async def _outlive_no(parent: int, stop: asyncio.Event) -> None:
-    """Started by `run` (OUTBOX_SENDER=process): stop once `run` is gone, even if it was
-    killed before it could stop us, so that a restarted `run` does not find us still here."""
-    # Polled: nothing signals a parent's end to its child, and the check costs nothing.
-    while True:
-        await asyncio.sleep(_PARENT_CHECK_SECONDS)
-        if os.getppid() != parent:
-            break
+async def _follow_parent(wake: Callable[[], None], stop: asyncio.Event) -> None:
+    """Started by `run` (OUTBOX_SENDER=process, bot/sender_child.py): standard input is its
+    pipe. A byte means messages were queued; the end of the pipe means `run` is gone."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while await reader.read(4096):
+        wake()
     log.warning("the process that started this sender is gone; stopping")
     stop.set()
 

@@ -24,7 +24,7 @@ from bot.storage.db import Database
 from bot.storage.models import OutboxMessage
 from tests.conftest import import_units
 from tests.fakes.telegram import FakeTelegram
-from tests.support.sender import sender_process, start_sender
+from tests.support.sender import ready, sender_process, start_sender
 from tests.support.server import RunningBot, free_port, start_bot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,21 +195,27 @@ async def one_child(parent: int, other_than: int | None = None) -> int:
 async def test_run_with_outbox_sender_process_starts_restarts_and_stops_its_sender(
     settings: Settings, fake: FakeTelegram
 ) -> None:
+    """The child looks at the outbox once a minute: only `run` telling it through its pipe
+    (or NOTIFY, on PostgreSQL) explains a prompt answer, on SQLite as on PostgreSQL."""
     await import_units(settings.database_url, "lam_dong_2025.csv")
-    supervised = external(settings, fake, 0.2).model_copy(update={"outbox_sender": "process"})
+    supervised = external(settings, fake, 60.0).model_copy(update={"outbox_sender": "process"})
     bot = await start_bot(supervised)
     try:
+        await ready(bot.app.services.settings)
         fake.inject(fake.user_text(801, "/start"))
-        await fake.wait_until(lambda: len(fake.texts_to(801)) == 1, 60)
+        await fake.wait_until(lambda: len(fake.texts_to(801)) == 1, 10)
         first = await one_child(os.getpid())
         os.kill(first, signal.SIGKILL)
         # Written to while no sender runs: queued, and sent by the one started next.
         fake.inject(fake.user_text(802, "/start"))
-        await fake.wait_until(lambda: len(fake.texts_to(802)) == 1, 60)
         await one_child(os.getpid(), other_than=first)
+        await fake.wait_until(lambda: len(fake.texts_to(802)) == 1, 30)
+        fake.inject(fake.user_text(803, "/start"))  # to the new child, through the pipe
+        await fake.wait_until(lambda: len(fake.texts_to(803)) == 1, 10)
         await asyncio.sleep(0.3)  # anything doubled would arrive meanwhile
         assert [GREETING in text for text in fake.texts_to(801)] == [True]
         assert [GREETING in text for text in fake.texts_to(802)] == [True]
+        assert [GREETING in text for text in fake.texts_to(803)] == [True]
         assert bot.app.sender.stats.sent == 0  # the child sent, not `run`
     finally:
         await bot.stop()
