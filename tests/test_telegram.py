@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 import pytest
 from aiogram import Bot
-from aiogram.types import Update
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.channels.telegram import CHANNEL, TelegramDelivery, to_incoming, update_key
+from bot.channels.telegram_types import TelegramUpdate
 from bot.core.context import Context
 from bot.core.messages import Attachment, Button, Reply
 from bot.core.router import Router
@@ -705,7 +705,7 @@ def _unreachable() -> Any:
 
 
 def parse(fake: FakeTelegram, data: dict[str, Any]) -> Any:
-    return to_incoming(Update.model_validate(data), fake.bot_id)
+    return to_incoming(TelegramUpdate.model_validate(data), fake.bot_id)
 
 
 def test_updates_become_incoming(fake: FakeTelegram) -> None:

@@ -48,15 +48,14 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
-    Update,
 )
 from aiohttp import ClientError, web
 from pydantic import BaseModel, ValidationError
 
 from bot.channels.membership import record_reachability
 from bot.channels.parts import PartProgress, Step
+from bot.channels.telegram_types import Message, PollUpdates, TelegramUpdate
 from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Contact, Incoming, Reply
 from bot.core.services import Services
@@ -137,6 +136,7 @@ _RESPONSE_TYPES = [
     Response[method.__returning__]  # type: ignore[name-defined]
     for method in (
         SendText,
+        PollUpdates,
         api.AnswerCallbackQuery,
         api.DeleteWebhook,
         api.EditMessageText,
@@ -241,7 +241,7 @@ def _message_incoming(message: Message, key: str) -> Incoming:
     )
 
 
-def to_incoming(update: Update, bot_id: int) -> Incoming | None:
+def to_incoming(update: TelegramUpdate, bot_id: int) -> Incoming | None:
     """The core's view of an update; None for updates that are not a person talking to us.
 
     Only private chats are conversations: in a group, one account would be shared by every
@@ -491,12 +491,10 @@ class TelegramChannel:
         delay = _BACKOFF_START
         while True:
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset,
-                    timeout=POLL_TIMEOUT,
-                    allowed_updates=ALLOWED_UPDATES,
-                    request_timeout=POLL_TIMEOUT + 10,
+                poll = PollUpdates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
                 )
+                updates = await self.bot(poll, request_timeout=POLL_TIMEOUT + 10)
             except asyncio.CancelledError:
                 raise
             except TelegramRetryAfter as error:
@@ -529,7 +527,7 @@ class TelegramChannel:
             delay = _BACKOFF_START
             offset = updates[-1].update_id + 1  # confirmed with the next getUpdates
 
-    async def process_batch(self, updates: list[Update]) -> None:
+    async def process_batch(self, updates: list[TelegramUpdate]) -> None:
         """One polled batch in one transaction, in update order; raises if not recorded."""
         pending: list[Incoming] = []
         for item in updates:
@@ -550,7 +548,7 @@ class TelegramChannel:
             await self.dispatcher.handle_batch(pending)
             pending.clear()
 
-    async def process(self, item: Update) -> None:
+    async def process(self, item: TelegramUpdate) -> None:
         """Handle one update durably; raises if it could not be recorded."""
         if item.callback_query is not None:
             self._answer_callback(item.callback_query.id)
@@ -616,7 +614,7 @@ class TelegramChannel:
             return web.Response(status=401)
         try:
             data = await request.json()
-            item = Update.model_validate(data, context={"bot": self.bot})
+            item = TelegramUpdate.model_validate(data)
         except (ValueError, ValidationError):
             log.warning("webhook: an update that could not be read was refused")
             return web.Response(status=400)
