@@ -117,6 +117,7 @@ async def ours(
         # Without NOTIFY (SQLite) the sender looks this often.
         outbox_poll_seconds=0.05,
         sender_port=free_port(),
+        log_level="WARNING",  # the sender process logs as the bot does
         _env_file=None,
     )
     running = await start_bot(settings)
