@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -337,7 +337,6 @@ class SenderStats:
     sent: int = 0
     failed: int = 0
     retried: int = 0
-    latencies: list[float] = field(default_factory=list)
 
 
 class OutboxSender:
