@@ -98,7 +98,7 @@ def build(settings: Settings) -> BotApp:
         # `python -m bot sender` sends (bot/sender_process.py); this process only queues.
         dispatcher.announce = settings.database_url.startswith("postgresql")
         if settings.outbox_sender == "process" and deliveries:
-            child = SenderChild(settings)  # started, and told, by this process
+            child = SenderChild(settings, services.metrics)  # started and told by us
             wake = child.wake
             background.append(child.run)
     else:

@@ -46,6 +46,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        # OUTBOX_SENDER=process: the sender process `run` keeps going (bot/sender_child.py).
+        self.sender_process_up = Gauge(
+            "giamngheo_sender_process_up",
+            "1 while the sender process this one started runs (OUTBOX_SENDER=process)",
+            registry=self.registry,
+        )
+        self.sender_process_restarts = Counter(
+            "giamngheo_sender_process_restarts_total",
+            "Times the sender process ended and was started again",
+            registry=self.registry,
+        )
+
     def on_sent(self, row: Queued, latency: float) -> None:
         self.sent.labels(row.channel).inc()
         self.latency.labels(row.channel).observe(latency)

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.metrics import Metrics
 from bot.settings import Settings
 
 __all__ = ["PARENT_PID", "SenderChild", "child_environment"]
@@ -50,8 +51,9 @@ def child_environment(settings: Settings) -> dict[str, str]:
 class SenderChild:
     """The sender process of this `run`: :meth:`run` keeps one going, :meth:`wake` nudges it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
+        self.metrics = metrics
         self._child: asyncio.subprocess.Process | None = None
 
     def wake(self) -> None:
@@ -77,6 +79,7 @@ class SenderChild:
             log.warning(
                 "outbox sender process exited with %s; starting it again in %.0f s", code, delay
             )
+            self.metrics.sender_process_restarts.inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RESTART_MAX)
 
@@ -90,6 +93,7 @@ class SenderChild:
             env=child_environment(self.settings),
         )
         self._child = child
+        self.metrics.sender_process_up.set(1)
         log.info("outbox sender process %s started", child.pid)
         try:
             return await child.wait()
@@ -98,6 +102,7 @@ class SenderChild:
             raise
         finally:
             self._child = None
+            self.metrics.sender_process_up.set(0)
 
 
 async def _stop(child: asyncio.subprocess.Process) -> None:

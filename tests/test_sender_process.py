@@ -217,6 +217,10 @@ async def test_run_with_outbox_sender_process_starts_restarts_and_stops_its_send
         assert [GREETING in text for text in fake.texts_to(802)] == [True]
         assert [GREETING in text for text in fake.texts_to(803)] == [True]
         assert bot.app.sender.stats.sent == 0  # the child sent, not `run`
+        async with aiohttp.ClientSession() as http, http.get(f"{bot.url}/metrics") as response:
+            page = await response.text()
+        assert "giamngheo_sender_process_up 1.0" in page
+        assert "giamngheo_sender_process_restarts_total 1.0" in page
     finally:
         await bot.stop()
     assert children(os.getpid()) == []  # stopped with the bot
