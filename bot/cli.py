@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot import awards_cli, reminders_cli
 from bot.cli_json import InputError, read_json
@@ -17,19 +18,30 @@ from bot.settings import Settings, SettingsError, load_settings
 __all__ = ["main"]
 
 Command = Callable[[argparse.Namespace, Settings], int]
+T = TypeVar("T")
+
+
+def _serve(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-running command on uvloop where it is installed (not on Windows): its
+    event loop does the same work in less time, and a rush of updates is mostly loop work."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import run
 
-    asyncio.run(run(settings))
+    _serve(run(settings))
     return 0
 
 
 def _sender(args: argparse.Namespace, settings: Settings) -> int:
     from bot.sender_process import run_sender
 
-    return asyncio.run(run_sender(settings))
+    return _serve(run_sender(settings))
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
