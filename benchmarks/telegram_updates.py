@@ -6,6 +6,9 @@ queued in the outbox and sent by the rate-limited sender. Baseline: aiogram's ow
 handler that inserts one row (SQLite, committed) and answers. Prints updates/s for both and
 the ratio; last line JSON {"ours_per_s", "baseline_per_s", "ratio"}.
 
+Both run on the event loop `python -m bot run` runs on (uvloop where installed; ``--loop
+asyncio`` for asyncio's own); the fake server has a loop of its own on its thread.
+
 The two take turns for a few rounds and the medians are compared: on a shared machine the
 speed drifts by half from one minute to the next, and a single pair measured that drift.
 Each measured part starts from memory settled as ``python -m bot run`` settles it.
@@ -15,6 +18,7 @@ their own"); with ``--database-url`` it is woken by NOTIFY, on SQLite it polls e
 ``--sender process`` is the same split with the bot starting that process itself.
     python benchmarks/telegram_updates.py [--updates 400] [--rounds 3] [--fast]
         [--database-url postgresql+asyncpg://...] [--sender inline|external|process]
+        [--loop uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ from bot.orgunits import import_file
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database, migrate
 from tests.fakes.telegram import FakeTelegram
+
+try:
+    import uvloop
+except ImportError:  # Windows: asyncio's own loop, as `python -m bot run` uses there
+    uvloop = None  # type: ignore[assignment]
 from tests.support.sender import ready, sender_process
 from tests.support.server import free_port, start_bot
 
@@ -250,12 +259,19 @@ if __name__ == "__main__":
         help="ours with OUTBOX_SENDER=inline (default), external (a `python -m bot sender` "
         "started here) or process (started by the bot)",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop" if uvloop is not None else "asyncio",
+        help="the event loop both run on; `python -m bot run` runs on uvloop where installed",
+    )
     args = parser.parse_args()
     count = args.updates or (100 if args.fast else 400)
     rounds = args.rounds or (1 if args.fast else 3)
-    result = asyncio.run(main(count, rounds, args.database_url, args.sender))
+    work = main(count, rounds, args.database_url, args.sender)
+    result = uvloop.run(work) if args.loop == "uvloop" and uvloop else asyncio.run(work)
     print(
-        f"{count} updates, median of {rounds}: ours {result['ours_per_s']}/s, "
+        f"{count} updates, median of {rounds}, on {args.loop}: ours {result['ours_per_s']}/s, "
         f"bare aiogram + insert {result['baseline_per_s']}/s, ratio {result['ratio']}"
     )
     print(json.dumps(result))
