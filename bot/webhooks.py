@@ -257,7 +257,9 @@ async def sync_settings_endpoints(db: Database, vault: SecretVault, settings: Se
 
 async def _sync_settings_endpoints(db: Database, vault: SecretVault, settings: Settings) -> None:
     wanted = {f"{_SETTINGS_PREFIX}{n}": url for n, url in enumerate(settings.webhook_url_list, 1)}
-    async with db.session() as session, session.begin():
+    # Its turn among this process's writers: on SQLite a transaction that read before another
+    # committed cannot write, and fails at once instead of waiting ("database is locked").
+    async with db.write_turn(), db.session() as session, session.begin():
         existing = {
             e.name: e
             for e in (

@@ -49,7 +49,8 @@ async def save(
 ) -> Any:
     """The village's report for ``period``, as if sent by nobody in particular at ``now``."""
     uid = await unit_id(db, code)
-    async with db.session() as session, session.begin():
+    # A writer in the bot's process, so it takes its turn as the bot's own writers do.
+    async with db.write_turn(), db.session() as session, session.begin():
         return await save_report(
             session,
             get_dataset("village_monthly"),
