@@ -20,7 +20,7 @@ from pathlib import Path
 from bot.metrics import Metrics
 from bot.settings import Settings
 
-__all__ = ["PARENT_PID", "SenderChild", "child_environment"]
+__all__ = ["PARENT_PID", "SenderChild", "child_environment", "settings_environment"]
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,22 @@ _STOP_GRACE_SECONDS = 10.0
 _NOTHING_TO_SEND = 2  # `python -m bot sender`'s exit code when no channel is configured
 
 
-def child_environment(settings: Settings) -> dict[str, str]:
-    """This process's environment with every setting of ``settings`` written out."""
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with every setting of ``settings`` written out, for a
+    `python -m bot` command started from here to read the same settings."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
         if value is not None:
             env[name.upper()] = str(value)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The environment of the sender process `run` starts."""
+    env = settings_environment(settings)
     env["OUTBOX_SENDER"] = "external"  # the child sends; it must not start a child itself
     env[PARENT_PID] = str(os.getpid())
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
     return env
 
 

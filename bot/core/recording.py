@@ -327,8 +327,8 @@ _SENDERS = (
 _STATES = select(ConversationState.account_id, ConversationState.state).where(
     ConversationState.account_id.in_(bindparam("ids", expanding=True))
 )
-_INSERT_STATES = insert(_table(ConversationState))
 _states_table = _table(ConversationState)
+_INSERT_STATES = insert(_states_table)
 _UPDATE_STATES = (
     update(_states_table)
     .where(_states_table.c.account_id == bindparam("row_id"))

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 
+from bot.sender_child import settings_environment
 from bot.settings import Settings
 
 __all__ = ["ready", "sender_process", "start_sender"]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def start_sender(
@@ -26,20 +24,13 @@ async def start_sender(
     ``capture``: its standard error is kept for the test to read.
     """
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": settings.database_url,
-        "DATA_DIR": str(settings.data_dir),
-        "SECRET_KEY": settings.secret_key,
-        "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token or "",
-        "TELEGRAM_API_BASE": settings.telegram_api_base or "",
+        **settings_environment(settings),
         "OUTBOX_SENDER": "external",
-        "OUTBOX_PER_SECOND": str(settings.outbox_per_second),
-        "OUTBOX_POLL_SECONDS": str(settings.outbox_poll_seconds),
-        "SENDER_PORT": str(settings.sender_port),
         "REMINDERS_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
     }
+    if settings.telegram_bot_token is None:
+        env["TELEGRAM_BOT_TOKEN"] = ""  # none from the caller's environment either
     # cwd: a directory without the project's .env, so only these settings count.
     stderr = asyncio.subprocess.PIPE if capture else None
     return await asyncio.create_subprocess_exec(
