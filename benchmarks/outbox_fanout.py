@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.channels.telegram import TelegramDelivery
+from bot.channels.telegram import TelegramDelivery, make_bot
 from bot.core.messages import Reply
 from bot.outbox import OutboxSender, RateLimits
+from bot.settings import load_settings
 from bot.storage.db import Database, migrate
 from bot.storage.models import OutboxMessage
 from tests.fakes.telegram import FakeTelegram
@@ -70,7 +71,11 @@ async def main(
         fake, stop_fake = await start_in_thread()
         try:
             fake.rate_limit(per_second=int(limit))
-            bot = fake.make_bot()
+            bot = make_bot(
+                load_settings(
+                    telegram_bot_token=fake.token, telegram_api_base=fake.base_url, _env_file=None
+                )
+            )
             sender = OutboxSender(
                 db,
                 {"telegram": TelegramDelivery(bot)},

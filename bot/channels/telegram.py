@@ -28,9 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot
-from aiogram import methods as api
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
@@ -41,7 +39,6 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods.base import Response, TelegramMethod
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
@@ -51,11 +48,12 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 from aiohttp import ClientError, web
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from bot.channels.membership import record_reachability
 from bot.channels.parts import PartProgress, Step
-from bot.channels.telegram_types import Message, PollUpdates, TelegramUpdate
+from bot.channels.telegram_session import TelegramSession
+from bot.channels.telegram_types import Message, PollUpdates, SendText, TelegramUpdate
 from bot.core.dispatcher import Dispatcher
 from bot.core.messages import Attachment, Contact, Incoming, Reply
 from bot.core.services import Services
@@ -94,72 +92,14 @@ _BACKOFF_MAX = 30.0
 _ACTIVE_STATUSES = frozenset({"member", "administrator", "creator", "restricted"})
 
 
-class _PlainHttpSession(AiohttpSession):
-    """For a Bot API server reached over plain HTTP (a local server, or the tests' fake).
-
-    aiogram waits 250 ms on close for TLS connections to shut down; without TLS there is
-    nothing to wait for.
-    """
-
-    async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-
-class SentMessage(BaseModel):
-    """What we read of a message Telegram accepted: nothing else of it is ever used."""
-
-    message_id: int
-
-
-class SendText(TelegramMethod[SentMessage]):
-    """``sendMessage`` with only the fields our replies use, read back as `SentMessage`.
-
-    aiogram's own `SendMessage` is read back as a whole `Message`, and its keyboard is
-    dumped field by field on every call: together more than the HTTP request itself. Here
-    the keyboard arrives as JSON text made once per keyboard (`_markup_json`); on the wire
-    the request is the same ``sendMessage``.
-    """
-
-    __returning__ = SentMessage
-    __api_method__ = "sendMessage"
-
-    chat_id: int | str
-    text: str
-    reply_markup: str | None = None
-
-
-# aiogram reads every answer as ``Response[T]``, and pydantic keeps such generic classes only
-# weakly: after a garbage collection each is built again (about 20 ms of schema work, seen as
-# a third of a rush's CPU time). Held here, each is built once per process.
-_RESPONSE_TYPES = [
-    Response[method.__returning__]  # type: ignore[name-defined]
-    for method in (
-        SendText,
-        PollUpdates,
-        api.AnswerCallbackQuery,
-        api.DeleteWebhook,
-        api.EditMessageText,
-        api.GetFile,
-        api.GetMe,
-        api.SendDocument,
-        api.SendPhoto,
-        api.SetMyCommands,
-        api.SetWebhook,
-    )
-]
-
-
 def make_bot(settings: Settings) -> Bot:
     """A Bot for the token in settings, pointed at another Bot API server when one is set."""
     assert settings.telegram_bot_token, "TELEGRAM_BOT_TOKEN is not set"
-    session = None
+    server, plain_http = PRODUCTION, False
     if settings.telegram_api_base:
         base = settings.telegram_api_base.rstrip("/")
-        api = TelegramAPIServer.from_base(base)
-        plain = base.startswith("http://")
-        session = _PlainHttpSession(api=api) if plain else AiohttpSession(api=api)
-    return Bot(settings.telegram_bot_token, session=session)
+        server, plain_http = TelegramAPIServer.from_base(base), base.startswith("http://")
+    return Bot(settings.telegram_bot_token, session=TelegramSession(server, plain_http=plain_http))
 
 
 # Telegram lets bots download files up to 20 MB; a scan or a photo is far smaller.

@@ -460,6 +460,7 @@ class FakeTelegram:
         # ---- what the bot did (public, read by tests)
         self.sent: list[SentMessage] = []
         self.calls: list[tuple[str, Params]] = []
+        self.body_types: list[tuple[str, str]] = []  # (method, Content-Type) of each call
         self.callback_answers: list[CallbackAnswer] = []
         self.deleted: list[tuple[int | str, int]] = []
         self.chat_actions: list[tuple[int | str, str]] = []
@@ -899,6 +900,7 @@ class FakeTelegram:
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        self.body_types.append((method, request.content_type))
         try:
             params, uploads = await self._read_params(request)
         except web.HTTPRequestEntityTooLarge:
