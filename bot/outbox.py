@@ -148,50 +148,79 @@ class GroupCommit:
     another for "sent"; waiting for a timer would widen the window in which a crash leaves a
     send unaccounted for. Here a mark waits only for the write already under way, and one
     write carries every kind of mark asked for meanwhile.
+
+    A mark nobody waits for (:meth:`later`: "sent", once the request is answered) rides
+    along with the next write or :meth:`flush`, so a rush's writes each carry both kinds
+    and there are fewer of them.
     """
 
     def __init__(
         self, write: Callable[[dict[str, list[int]]], Awaitable[dict[str, set[int]]]]
     ) -> None:
         self._write = write
-        self._waiting: list[tuple[str, int, asyncio.Future[bool]]] = []
-        self._busy = False
+        self._waiting: list[tuple[str, int, asyncio.Future[bool] | None]] = []
+        self._awaited = 0  # marks in _waiting that someone waits for
+        self._flushing = False
+        self._failed: Exception | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def mark(self, kind: str, row_id: int) -> bool:
         """True when this row was written (the write's condition held for it)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((kind, row_id, future))
-        if not self._busy:
-            self._busy = True
-            self._task = asyncio.create_task(self._drain())
+        self._awaited += 1
+        self._start()
         return await future
 
+    def later(self, kind: str, row_id: int) -> None:
+        """Written with the next write; kept for the one after if that write fails."""
+        self._waiting.append((kind, row_id, None))
+
+    async def flush(self) -> None:
+        """Write every mark asked for so far; raises what the write raised if it failed."""
+        self._flushing, self._failed = True, None
+        try:
+            self._start()
+            await self.settled()
+        finally:
+            self._flushing = False
+        if self._failed is not None:
+            raise self._failed
+
     async def settled(self) -> None:
-        """Wait until every mark asked for so far is written (or has failed)."""
+        """Wait until every mark waited for so far is written (or has failed)."""
         task = self._task
         if task is not None and not task.done():
             await asyncio.wait([task])
 
+    def _due(self) -> bool:
+        return self._awaited > 0 or (self._flushing and bool(self._waiting))
+
+    def _start(self) -> None:
+        if (self._task is None or self._task.done()) and self._due():
+            self._task = asyncio.create_task(self._drain())
+
     async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                group, self._waiting = self._waiting, []
-                kinds: dict[str, list[int]] = {}
-                for kind, row_id, _ in group:
-                    kinds.setdefault(kind, []).append(row_id)
-                try:
-                    written = await self._write(kinds)
-                except Exception as error:
-                    for _, _, future in group:
-                        if not future.done():
-                            future.set_exception(error)
-                    continue
+        while self._due():
+            group, self._waiting, self._awaited = self._waiting, [], 0
+            kinds: dict[str, list[int]] = {}
+            for kind, row_id, _ in group:
+                kinds.setdefault(kind, []).append(row_id)
+            try:
+                written = await self._write(kinds)
+            except Exception as error:
+                self._failed = error
                 for kind, row_id, future in group:
-                    if not future.done():
-                        future.set_result(row_id in written.get(kind, ()))
-        finally:
-            self._busy = False
+                    if future is None:
+                        self._waiting.append((kind, row_id, None))
+                    elif not future.done():
+                        future.set_exception(error)
+                if self._awaited == 0:
+                    return  # the unwritten wait for the next mark or flush
+                continue
+            for kind, row_id, future in group:
+                if future is not None and not future.done():
+                    future.set_result(row_id in written.get(kind, ()))
 
 
 @dataclass(slots=True)
@@ -390,6 +419,10 @@ class OutboxSender:
             # Claims not started go back at once, so a restart sends them without waiting
             # for their lease to lapse (which still frees them if this write fails).
             try:
+                await asyncio.shield(self._marks.flush())
+            except Exception as error:
+                log_failure(log, "sent messages not marked; they will read as uncertain", error)
+            try:
                 await asyncio.shield(self._give_back())
             except Exception as error:
                 log_failure(log, "unsent claims not given back; their lease will free them", error)
@@ -463,6 +496,7 @@ class OutboxSender:
             by_chat.setdefault((row.channel, row.chat_id), []).append(row)
         gate = asyncio.Semaphore(self.limits.in_flight)
         results = await asyncio.gather(*(self._send_chat(rows, gate) for rows in by_chat.values()))
+        await self._marks.flush()
         return sum(results)
 
     async def _claim(self) -> list[Queued]:
@@ -621,7 +655,10 @@ class OutboxSender:
             )
 
     async def _mark_sent(self, row: Queued) -> None:
-        await self._marks.mark("sent", row.id)
+        # Not waited for: the message is out, and a crash before the write leaves the row
+        # "sending", which recovery marks uncertain and never sends again. The window ends
+        # at this sender's next mark, or when the drain that sent it flushes.
+        self._marks.later("sent", row.id)
         latency = (self.clock() - row.created_at).total_seconds()
         self.stats.sent += 1
         for hook in self.on_sent:

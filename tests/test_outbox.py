@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from bot.core.messages import Reply
 from bot.outbox import (
     Blocked,
+    GroupCommit,
     OutboxSender,
     Queued,
     RateLimits,
@@ -234,6 +235,77 @@ async def test_a_stop_before_the_request_leaves_gives_the_message_back(db: Datab
     assert platform.delivered == []
     await drain(OutboxSender(db, {"telegram": platform}, FAST))
     assert platform.delivered == [("c1", "a")]
+
+
+class MarkWrites:
+    """The write GroupCommit is given: records each write's marks; fails while told to."""
+
+    def __init__(self) -> None:
+        self.writes: list[dict[str, list[int]]] = []
+        self.failing = False
+
+    async def __call__(self, kinds: dict[str, list[int]]) -> dict[str, set[int]]:
+        await asyncio.sleep(0)
+        if self.failing:
+            raise OSError("disk I/O error")
+        self.writes.append({kind: sorted(ids) for kind, ids in kinds.items()})
+        return {kind: set(ids) for kind, ids in kinds.items()}
+
+
+async def test_a_mark_nobody_waits_for_rides_with_the_next_write() -> None:
+    write = MarkWrites()
+    marks = GroupCommit(write)
+    marks.later("sent", 1)
+    await asyncio.sleep(0.01)
+    assert write.writes == []  # no transaction of its own
+    assert await marks.mark("sending", 2)
+    assert write.writes == [{"sent": [1], "sending": [2]}]
+    marks.later("sent", 2)
+    await marks.flush()
+    assert write.writes[-1] == {"sent": [2]}
+    await marks.flush()  # nothing left: no empty write
+    assert len(write.writes) == 2
+
+
+async def test_marks_of_a_failed_write_are_kept_for_the_next() -> None:
+    write = MarkWrites()
+    marks = GroupCommit(write)
+    marks.later("sent", 1)
+    write.failing = True
+    with pytest.raises(OSError):
+        await marks.mark("sending", 2)  # whoever waits learns of it
+    with pytest.raises(OSError):
+        await marks.flush()
+    write.failing = False
+    await marks.flush()
+    assert write.writes == [{"sent": [1]}]
+
+
+async def test_a_stopping_sender_marks_what_it_sent(db: Database) -> None:
+    """Stopped mid-drain: what went out reads "sent", not uncertain, after the restart."""
+    await queue(db, "quick", ["a"])
+    await queue(db, "stuck", ["b"])
+    answer = asyncio.Event()
+
+    class Platform(RecordingPlatform):
+        async def deliver(self, chat_id: str, reply: Reply) -> None:
+            if chat_id == "stuck":
+                await answer.wait()  # never answered: stopped in flight
+            await super().deliver(chat_id, reply)
+
+    platform = Platform()
+    sender = OutboxSender(db, {"telegram": platform}, FAST)
+    task = asyncio.create_task(sender.run(idle_seconds=0.05))
+    for _ in range(500):
+        if platform.delivered:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert platform.delivered == [("quick", "a")]
+    # "sending" until recovery, which never sends it again: it may have gone out.
+    assert await statuses(db) == {"quick:a": "sent", "stuck:b": "sending"}
 
 
 async def queued_now(db: Database, chat: str, text: str, worker: str) -> list[Queued]:
