@@ -15,12 +15,18 @@ _SPACES = re.compile(r"\s+")
 def clean_input(text: str, max_length: int) -> str:
     """NFC-normalise, drop control/format characters, collapse spaces, cap the length."""
     text = unicodedata.normalize("NFC", text)
-    kept = "".join(
+    # Nearly every message is printable: no character of a category dropped below (Python
+    # counts those, and every space but " ", as unprintable), so none needs looking at.
+    kept = text if text.isprintable() else _drop_unseen(text)
+    return _SPACES.sub(" ", kept).strip()[:max_length]
+
+
+def _drop_unseen(text: str) -> str:
+    return "".join(
         " " if ch in "\t\n\r" else ch
         for ch in text
         if ch in "\t\n\r" or unicodedata.category(ch) not in _FORMAT_CATEGORIES
     )
-    return _SPACES.sub(" ", kept).strip()[:max_length]
 
 
 def fold(text: str) -> str:
