@@ -9,8 +9,9 @@ the ratio; last line JSON {"ours_per_s", "baseline_per_s", "ratio"}.
 Both run on the event loop `python -m bot run` runs on (uvloop where installed; ``--loop
 asyncio`` for asyncio's own); the fake server has a loop of its own on its thread.
 
-The two take turns for a few rounds and the medians are compared: on a shared machine the
-speed drifts by half from one minute to the next, and a single pair measured that drift.
+The two take turns for a few rounds, each round with the other going first, and the medians
+are compared: on a shared machine the speed drifts by half from one minute to the next, and
+a single pair measured that drift.
 Each measured part starts from memory settled as ``python -m bot run`` settles it.
 With ``--sender external`` ours runs as OUTBOX_SENDER=external: the bot records and queues,
 and a ``python -m bot sender`` child process sends (see README, "Sending from processes of
@@ -47,7 +48,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.app import settle_memory
+from bot.app import settle_memory, warm_up
 from bot.orgunits import import_file
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database, migrate
@@ -139,7 +140,7 @@ async def ours(
             elif sender == "process":
                 await ready(settings)  # the one the bot started
             await asyncio.sleep(0.5)  # commands registered, polling started
-            settle_memory()
+            await warm_up(running.app)  # as `python -m bot run` does before it serves
             started = time.monotonic()
             inject(fake, count)
             await wait_for(fake, count)
@@ -224,12 +225,17 @@ async def main(
     waits: list[float] = []
     for number in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
-            bases.append(await baseline(count, Path(tmp)))
+            # Who goes first alternates, so a drift of the machine's speed over the run
+            # favours neither.
+            if number % 2 == 0:
+                bases.append(await baseline(count, Path(tmp)))
             if database_url:
                 async with fresh_database(database_url, number) as url:
                     mines.append(await ours(count, Path(tmp), url, waits, sender))
             else:
                 mines.append(await ours(count, Path(tmp), waits=waits, sender=sender))
+            if number % 2 == 1:
+                bases.append(await baseline(count, Path(tmp)))
         print(f"round {number + 1}: ours {mines[-1]:.1f}/s, baseline {bases[-1]:.1f}/s")
     if waits:  # an external sender's waits are in its own process
         cuts = statistics.quantiles(waits, n=20)
@@ -246,7 +252,7 @@ async def main(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--updates", type=int)
-    parser.add_argument("--rounds", type=int, help="turns each side takes (default 3)")
+    parser.add_argument("--rounds", type=int, help="turns each side takes (default 5)")
     parser.add_argument("--fast", action="store_true", help="100 updates, one round")
     parser.add_argument(
         "--database-url",
@@ -267,7 +273,7 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     count = args.updates or (100 if args.fast else 400)
-    rounds = args.rounds or (1 if args.fast else 3)
+    rounds = args.rounds or (1 if args.fast else 5)
     work = main(count, rounds, args.database_url, args.sender)
     result = uvloop.run(work) if args.loop == "uvloop" and uvloop else asyncio.run(work)
     print(
