@@ -96,9 +96,11 @@ class RateLimits:
     max_attempts: int = 5
     backoff_seconds: float = 1.0
     # Requests open at once. The global limit spaces them anyway (30/s keeps a few open);
-    # in a burst of replies more open requests mean bigger groups of marks: 48 answered
-    # about a tenth more updates per second than 16 in benchmarks/telegram_updates.py.
-    in_flight: int = 48
+    # in a burst of replies more open requests mean bigger groups of marks, and more of the
+    # platform's time overlapping ours. In benchmarks/telegram_updates.py 100 answered about
+    # a sixth more updates per second than 48, and 200 no more than 100; aiogram's
+    # connection pool holds 100.
+    in_flight: int = 100
     lease_seconds: float = 60.0
     batch: int = 200
     # A message waiting for the person (see Waiting) is given up after this long.
