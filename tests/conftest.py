@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh database per backend, settings, and the real bot serving HTTP."""
+"""Shared fixtures: a fresh database per backend, settings, the real bot serving HTTP, and
+the fake Telegram Bot API."""
 
 from __future__ import annotations
 
@@ -13,10 +14,18 @@ import pytest
 from bot.orgunits import import_file
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database
+from tests.fakes.telegram import FakeTelegram
 from tests.support.db import BACKENDS, fresh_postgres, fresh_sqlite
 from tests.support.server import RunningBot, free_port, start_bot
 
 ORGUNITS = Path(__file__).resolve().parent.parent / "rules" / "orgunits"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """The fake Telegram Bot API; the Zalo tests have a ``fake`` of their own."""
+    async with FakeTelegram() as server:
+        yield server
 
 
 @pytest.fixture(params=BACKENDS)

@@ -32,12 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 GREETING = "Xin chào"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
 def external(settings: Settings, fake: FakeTelegram, poll_seconds: float) -> Settings:
     return settings.model_copy(
         update={

@@ -64,12 +64,6 @@ COMMANDS = [
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def tg_bot(fake: FakeTelegram, settings: Settings) -> AsyncIterator[Bot]:
     """The bot's own client (bot/channels/telegram_session.py), as the app makes it."""
     bot = make_bot(telegram_settings(settings, fake, "polling"))

@@ -28,12 +28,6 @@ TRICKY = 'Bà "Hoa" \\ nói:\tđược\nrồi 😀 Nguyễn Thị Ngọc Ánh �
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
     settings = load_settings(
         telegram_bot_token=fake.token, telegram_api_base=fake.base_url, _env_file=None
