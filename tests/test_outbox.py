@@ -286,10 +286,12 @@ async def test_a_stopping_sender_marks_what_it_sent(db: Database) -> None:
     await queue(db, "quick", ["a"])
     await queue(db, "stuck", ["b"])
     answer = asyncio.Event()
+    in_flight = asyncio.Event()
 
     class Platform(RecordingPlatform):
         async def deliver(self, chat_id: str, reply: Reply) -> None:
             if chat_id == "stuck":
+                in_flight.set()
                 await answer.wait()  # never answered: stopped in flight
             await super().deliver(chat_id, reply)
 
@@ -297,7 +299,7 @@ async def test_a_stopping_sender_marks_what_it_sent(db: Database) -> None:
     sender = OutboxSender(db, {"telegram": platform}, FAST)
     task = asyncio.create_task(sender.run(idle_seconds=0.05))
     for _ in range(500):
-        if platform.delivered:
+        if platform.delivered and in_flight.is_set():
             break
         await asyncio.sleep(0.01)
     task.cancel()
