@@ -260,9 +260,9 @@ def _add_people(
     work, which cost more than the writes themselves, has nothing to insert."""
     if not senders:
         return {}
+    # Written without the columns left empty (NULL either way); the objects hold them all.
     accounts = [
-        {"id": account_id, "created_at": now, "push_enabled": True, **_ACCOUNT_UNSET}
-        for account_id in account_ids
+        {"id": account_id, "created_at": now, "push_enabled": True} for account_id in account_ids
     ]
     identities = [
         {
@@ -281,7 +281,8 @@ def _add_people(
     session.execute(_INSERT_IDENTITIES, identities)
     people: dict[Sender, tuple[Account, Identity]] = {}
     for sender, account_values, identity_values in zip(senders, accounts, identities, strict=True):
-        account, identity = Account(**account_values), Identity(**identity_values)
+        account = Account(**account_values, **_ACCOUNT_UNSET)
+        identity = Identity(**identity_values)
         # Every column is set, so nothing is left to load later (which async cannot do).
         make_transient_to_detached(account)
         make_transient_to_detached(identity)

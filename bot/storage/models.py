@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -59,6 +60,26 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the database")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        # The value bound last and its text, as one tuple: replaced whole, never half-read.
+        memo: list[tuple[datetime | None, str | None]] = [(None, None)]
+
+        def to_text(value: datetime | None) -> str | None:
+            # The text SQLAlchemy's SQLite DATETIME writes, made in one call. A batch binds
+            # the same moment to every row, so the last one is remembered (a datetime is
+            # immutable: the same object is the same text).
+            seen, text = memo[0]
+            if value is seen:
+                return text
+            naive = self.process_bind_param(value, dialect)
+            text = None if naive is None else naive.isoformat(" ", "microseconds")
+            memo[0] = (value, text)
+            return text
+
+        return to_text
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
