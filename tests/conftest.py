@@ -10,7 +10,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiogram import Bot
 
+from bot.channels.telegram import make_bot
 from bot.orgunits import import_file
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database
@@ -26,6 +28,18 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     """The fake Telegram Bot API; the Zalo tests have a ``fake`` of their own."""
     async with FakeTelegram() as server:
         yield server
+
+
+@pytest.fixture
+async def tg_bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    """The bot's own Telegram client (bot/channels/telegram_session.py), pointed at ``fake``
+    as the app points it at TELEGRAM_API_BASE; no database involved."""
+    settings = load_settings(
+        telegram_bot_token=fake.token, telegram_api_base=fake.base_url, _env_file=None
+    )
+    client = make_bot(settings)
+    yield client
+    await client.session.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -19,7 +19,7 @@ from aiogram import Bot
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.channels.telegram import CHANNEL, TelegramDelivery, make_bot, to_incoming, update_key
+from bot.channels.telegram import CHANNEL, TelegramDelivery, to_incoming, update_key
 from bot.channels.telegram_types import TelegramUpdate
 from bot.core.context import Context
 from bot.core.messages import Attachment, Button, Reply
@@ -61,14 +61,6 @@ COMMANDS = [
     "export",
     "delete",
 ]
-
-
-@pytest.fixture
-async def tg_bot(fake: FakeTelegram, settings: Settings) -> AsyncIterator[Bot]:
-    """The bot's own client (bot/channels/telegram_session.py), as the app makes it."""
-    bot = make_bot(telegram_settings(settings, fake, "polling"))
-    yield bot
-    await bot.session.close()
 
 
 def telegram_settings(settings: Settings, fake: FakeTelegram, mode: Mode) -> Settings:

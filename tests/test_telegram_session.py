@@ -3,8 +3,6 @@ Telegram's refusals raise what aiogram raises (the outbox maps those, see test_t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -15,10 +13,9 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
-from bot.channels.telegram import TelegramDelivery, make_bot
+from bot.channels.telegram import TelegramDelivery
 from bot.channels.telegram_types import PollUpdates, SendText
 from bot.core.messages import Button, Reply
-from bot.settings import load_settings
 from tests.fakes.telegram import FakeTelegram, FaultKind
 
 CHAT = 5151
@@ -27,19 +24,9 @@ CHAT = 5151
 TRICKY = 'Bà "Hoa" \\ nói:\tđược\nrồi 😀 Nguyễn Thị Ngọc Ánh — 100% <b>&amp;</b> {"x": 1}'
 
 
-@pytest.fixture
-async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    settings = load_settings(
-        telegram_bot_token=fake.token, telegram_api_base=fake.base_url, _env_file=None
-    )
-    client = make_bot(settings)
-    yield client
-    await client.session.close()
-
-
-async def test_a_reply_goes_as_json_and_arrives_as_written(fake: FakeTelegram, bot: Bot) -> None:
+async def test_a_reply_goes_as_json_and_arrives_as_written(fake: FakeTelegram, tg_bot: Bot) -> None:
     buttons = (Button("Đồng ý ✅", "yes"), Button('Không "ạ"', "no"))
-    await TelegramDelivery(bot).deliver(str(CHAT), Reply(TRICKY, buttons))
+    await TelegramDelivery(tg_bot).deliver(str(CHAT), Reply(TRICKY, buttons))
     [sent] = fake.sent_to(CHAT)
     assert sent.text == TRICKY
     assert sent.reply_markup == {
@@ -51,21 +38,21 @@ async def test_a_reply_goes_as_json_and_arrives_as_written(fake: FakeTelegram, b
     assert ("sendMessage", "application/json") in fake.body_types
 
 
-async def test_a_text_without_buttons_has_no_keyboard(fake: FakeTelegram, bot: Bot) -> None:
-    sent = await bot(SendText(chat_id=CHAT, text="Cảm ơn"))
+async def test_a_text_without_buttons_has_no_keyboard(fake: FakeTelegram, tg_bot: Bot) -> None:
+    sent = await tg_bot(SendText(chat_id=CHAT, text="Cảm ơn"))
     [message] = fake.sent_to(CHAT)
     assert (message.text, message.reply_markup) == ("Cảm ơn", None)
     assert sent.message_id == message.message_id
 
 
-async def test_polled_updates_are_read_from_a_json_request(fake: FakeTelegram, bot: Bot) -> None:
+async def test_polled_updates_are_read_from_a_json_request(fake: FakeTelegram, tg_bot: Bot) -> None:
     fake.inject(fake.user_text(CHAT, TRICKY), fake.user_text(CHAT + 1, "/start"))
-    updates = await bot(PollUpdates(timeout=0, allowed_updates=["message"]))
+    updates = await tg_bot(PollUpdates(timeout=0, allowed_updates=["message"]))
     assert [u.message.text for u in updates if u.message] == [TRICKY, "/start"]
     assert [u.message.chat.id for u in updates if u.message] == [CHAT, CHAT + 1]
     assert ("getUpdates", "application/json") in fake.body_types
     # Confirmed by the next offset: not delivered again.
-    assert await bot(PollUpdates(offset=updates[-1].update_id + 1, timeout=0)) == []
+    assert await tg_bot(PollUpdates(offset=updates[-1].update_id + 1, timeout=0)) == []
 
 
 @pytest.mark.parametrize(
@@ -78,25 +65,25 @@ async def test_polled_updates_are_read_from_a_json_request(fake: FakeTelegram, b
     ],
 )
 async def test_refusals_raise_what_aiogram_raises(
-    fake: FakeTelegram, bot: Bot, kind: FaultKind, error: type[Exception]
+    fake: FakeTelegram, tg_bot: Bot, kind: FaultKind, error: type[Exception]
 ) -> None:
     fake.fail_next("sendMessage", kind, retry_after=7)
     with pytest.raises(error) as raised:
-        await bot(SendText(chat_id=CHAT, text="Xin chào"))
+        await tg_bot(SendText(chat_id=CHAT, text="Xin chào"))
     if isinstance(raised.value, TelegramRetryAfter):
         assert raised.value.retry_after == 7
     assert fake.sent_to(CHAT) == []
-    await bot(SendText(chat_id=CHAT, text="Xin chào"))  # only the next call failed
+    await tg_bot(SendText(chat_id=CHAT, text="Xin chào"))  # only the next call failed
     assert fake.texts_to(CHAT) == ["Xin chào"]
 
 
-async def test_a_slow_answer_times_out_as_a_network_error(fake: FakeTelegram, bot: Bot) -> None:
+async def test_a_slow_answer_times_out_as_a_network_error(fake: FakeTelegram, tg_bot: Bot) -> None:
     fake.fail_next("sendMessage", "slow", delay=2.0)
     with pytest.raises(TelegramNetworkError, match="timeout"):
-        await bot(SendText(chat_id=CHAT, text="Xin chào"), request_timeout=1)
+        await tg_bot(SendText(chat_id=CHAT, text="Xin chào"), request_timeout=1)
 
 
-async def test_other_methods_still_go_aiogram_s_way(fake: FakeTelegram, bot: Bot) -> None:
-    await bot.set_my_commands([])
+async def test_other_methods_still_go_aiogram_s_way(fake: FakeTelegram, tg_bot: Bot) -> None:
+    await tg_bot.set_my_commands([])
     assert fake.body_types[-1][0] == "setMyCommands"
     assert fake.body_types[-1][1] != "application/json"
