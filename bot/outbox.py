@@ -614,7 +614,7 @@ class OutboxSender:
                 last_error=str(error)[:300],
             )
             return "waiting"
-        await self._mark_sent(row)
+        self._mark_sent(row)
         return "sent"
 
     async def _write_marks(self, kinds: dict[str, list[int]]) -> dict[str, set[int]]:
@@ -656,7 +656,7 @@ class OutboxSender:
                 update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
             )
 
-    async def _mark_sent(self, row: Queued) -> None:
+    def _mark_sent(self, row: Queued) -> None:
         # Not waited for: the message is out, and a crash before the write leaves the row
         # "sending", which recovery marks uncertain and never sends again. The window ends
         # at this sender's next mark, or when the drain that sent it flushes.
