@@ -246,7 +246,9 @@ async def profile_submitted(ctx: Context, answers: dict[str, Any]) -> None:
 @router.command("start", onboarded=False)
 async def start_command(ctx: Context) -> None:
     code = ctx.state.get("command_arg") or ctx.incoming.start_arg
-    ctx.account.push_enabled = True
+    if not ctx.account.push_enabled:
+        # Only when off: even the same value set makes the flush look the account over.
+        ctx.account.push_enabled = True
     if ctx.state.get("form") and not code:
         ctx.say(
             "start.mid_form",
