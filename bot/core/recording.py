@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.core.context import Context
 from bot.core.messages import Incoming
@@ -76,10 +76,7 @@ class Recording:
         await self._load_states([account.id for account, _ in self._people.values()])
         counts = {Account: len(new), Identity: len(new), ProcessedUpdate: len(fresh)}
         ids = await reserve_ids(self.session, counts)
-        people = await self.session.run_sync(
-            _add_people, new, ids[Account], ids[Identity], self.now
-        )
-        self._people.update(people)
+        await self._add_people(new, ids[Account], ids[Identity])
         self.processed = {
             (i.channel, i.update_key): row_id
             for i, row_id in zip(fresh, ids[ProcessedUpdate], strict=True)
@@ -226,6 +223,10 @@ class Recording:
     async def _senders(self, incomings: Sequence[Incoming]) -> list[Sender]:
         """Load (locked) the senders known already; returns those to create, sorted."""
         wanted = {(i.channel, i.sender_id) for i in incomings}
+        await self._load_people(wanted)
+        return sorted(wanted - set(self._people))
+
+    async def _load_people(self, wanted: set[Sender]) -> None:
         params = {
             "channels": list({channel for channel, _ in wanted}),
             "senders": list({sender for _, sender in wanted}),
@@ -235,7 +236,36 @@ class Recording:
                 if not identity.active:
                     identity.active = True  # they wrote to us, so we can write back
                 self._people[(identity.channel, identity.external_id)] = (account, identity)
-        return sorted(wanted - set(self._people))
+
+    async def _add_people(
+        self, senders: list[Sender], account_ids: list[int], identity_ids: list[int]
+    ) -> None:
+        """New accounts and identities, a statement per table, then loaded as the known ones
+        are: the ORM's loading makes objects for a fraction of what building them costs."""
+        if not senders:
+            return
+        now = self.now
+        # Written without the columns left empty (NULL either way).
+        accounts = [
+            {"id": account_id, "created_at": now, "push_enabled": True}
+            for account_id in account_ids
+        ]
+        identities = [
+            {
+                "id": identity_id,
+                "account_id": account_id,
+                "channel": channel,
+                "external_id": sender,
+                "active": True,
+                "created_at": now,
+            }
+            for (channel, sender), account_id, identity_id in zip(
+                senders, account_ids, identity_ids, strict=True
+            )
+        ]
+        await self.session.execute(_INSERT_ACCOUNTS, accounts)
+        await self.session.execute(_INSERT_IDENTITIES, identities)
+        await self._load_people(set(senders))
 
     async def _load_states(self, account_ids: list[int]) -> None:
         if not account_ids:
@@ -246,65 +276,6 @@ class Recording:
 
 def _table(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
-
-
-def _add_people(
-    session: Session,
-    senders: list[Sender],
-    account_ids: list[int],
-    identity_ids: list[int],
-    now: datetime,
-) -> dict[Sender, tuple[Account, Identity]]:
-    """New accounts and identities, written in a statement per table and then held by the
-    session as loaded rows: handlers read and change them like any other, and the unit of
-    work, which cost more than the writes themselves, has nothing to insert."""
-    if not senders:
-        return {}
-    # Written without the columns left empty (NULL either way); the objects hold them all.
-    accounts = [
-        {"id": account_id, "created_at": now, "push_enabled": True} for account_id in account_ids
-    ]
-    identities = [
-        {
-            "id": identity_id,
-            "account_id": account_id,
-            "channel": channel,
-            "external_id": sender,
-            "active": True,
-            "created_at": now,
-        }
-        for (channel, sender), account_id, identity_id in zip(
-            senders, account_ids, identity_ids, strict=True
-        )
-    ]
-    session.execute(_INSERT_ACCOUNTS, accounts)
-    session.execute(_INSERT_IDENTITIES, identities)
-    people: dict[Sender, tuple[Account, Identity]] = {}
-    for sender, account_values, identity_values in zip(senders, accounts, identities, strict=True):
-        account = Account(**account_values, **_ACCOUNT_UNSET)
-        identity = Identity(**identity_values)
-        # Every column is set, so nothing is left to load later (which async cannot do).
-        make_transient_to_detached(account)
-        make_transient_to_detached(identity)
-        session.add_all((account, identity))
-        people[sender] = (account, identity)
-    return people
-
-
-def _unset(model: type[Any], given: set[str]) -> dict[str, Any]:
-    """What a new row of ``model`` holds in the columns not in ``given``: its plain default or
-    None. A column whose default is computed must be in ``given``."""
-    values: dict[str, Any] = {}
-    for column in _table(model).columns:
-        if column.key in given:
-            continue
-        default = column.default
-        assert default is None or default.is_scalar, f"{column} needs a value"
-        values[column.key] = getattr(default, "arg", None)
-    return values
-
-
-_ACCOUNT_UNSET = _unset(Account, {"id", "created_at", "push_enabled"})
 
 
 # Built once with bound values: a chunk runs each of them, and building one costs more than
