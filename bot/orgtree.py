@@ -115,8 +115,12 @@ class OrgTree:
         return [self._info(n) for n in exact]
 
 
+# Built once: every batch of updates checks the version, and building costs more than running.
+_VERSION = select(func.count(OrgUnit.id), func.max(OrgUnit.id))
+
+
 async def tree_version(session: AsyncSession) -> tuple[int, int]:
-    row = (await session.execute(select(func.count(OrgUnit.id), func.max(OrgUnit.id)))).one()
+    row = (await session.execute(_VERSION)).one()
     return int(row[0]), int(row[1] or 0)
 
 

@@ -133,8 +133,10 @@ class Dispatcher:
     def _clean(self, incoming: Incoming) -> Incoming:
         if incoming.text is None:
             return incoming
-        text = clean_input(incoming.text, self.services.settings.max_text_length)
-        return dataclasses.replace(incoming, text=text or None)
+        text = clean_input(incoming.text, self.services.settings.max_text_length) or None
+        if text == incoming.text:
+            return incoming  # most text is clean already, and a copy costs a few µs
+        return dataclasses.replace(incoming, text=text)
 
     async def _existing(self, incoming: Incoming) -> DispatchResult | None:
         async with self.services.db.session() as session:
