@@ -12,13 +12,14 @@ the last reply's arrival.
 
 The two take turns for a few rounds, each round with the other going first, and the medians
 are compared: on a shared machine the speed drifts by half from one minute to the next, and
-a single pair measured that drift.
+a single pair measured that drift. The rounds are even in number so that each side goes
+first as often: with five, the baseline went first three times.
 Each measured part starts from memory settled as ``python -m bot run`` settles it.
 With ``--sender external`` ours runs as OUTBOX_SENDER=external: the bot records and queues,
 and a ``python -m bot sender`` child process sends (see README, "Sending from processes of
 their own"); with ``--database-url`` it is woken by NOTIFY, on SQLite it polls every 50 ms.
 ``--sender process`` is the same split with the bot starting that process itself.
-    python benchmarks/telegram_updates.py [--updates 400] [--rounds 5] [--fast]
+    python benchmarks/telegram_updates.py [--updates 400] [--rounds 6] [--fast]
         [--database-url postgresql+asyncpg://...] [--sender inline|external|process]
         [--loop uvloop|asyncio]
 """
@@ -317,7 +318,9 @@ async def main(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--updates", type=int)
-    parser.add_argument("--rounds", type=int, help="turns each side takes (default 5)")
+    parser.add_argument(
+        "--rounds", type=int, help="turns each side takes (default 6, so each goes first as often)"
+    )
     parser.add_argument("--fast", action="store_true", help="100 updates, one round")
     parser.add_argument(
         "--database-url",
@@ -338,7 +341,7 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     count = args.updates or (100 if args.fast else 400)
-    rounds = args.rounds or (1 if args.fast else 5)
+    rounds = args.rounds or (1 if args.fast else 6)
     work = main(count, rounds, args.database_url, args.sender)
     result = uvloop.run(work) if args.loop == "uvloop" and uvloop else asyncio.run(work)
     print(
