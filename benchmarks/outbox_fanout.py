@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.channels.telegram import TelegramDelivery, make_bot
+from bot.channels.telegram import TelegramDelivery
 from bot.core.messages import Reply
 from bot.outbox import OutboxSender, RateLimits
-from bot.settings import load_settings
 from bot.storage.db import Database, migrate
 from bot.storage.models import OutboxMessage
 from tests.fakes.telegram import FakeTelegram
+from tests.support.telegram_chat import bot_client
 
 
 async def start_in_thread() -> tuple[FakeTelegram, Callable[[], None]]:
@@ -71,11 +71,7 @@ async def main(
         fake, stop_fake = await start_in_thread()
         try:
             fake.rate_limit(per_second=int(limit))
-            bot = make_bot(
-                load_settings(
-                    telegram_bot_token=fake.token, telegram_api_base=fake.base_url, _env_file=None
-                )
-            )
+            bot = bot_client(fake)
             sender = OutboxSender(
                 db,
                 {"telegram": TelegramDelivery(bot)},

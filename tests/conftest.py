@@ -12,13 +12,13 @@ import aiohttp
 import pytest
 from aiogram import Bot
 
-from bot.channels.telegram import make_bot
 from bot.orgunits import import_file
 from bot.settings import Settings, load_settings
 from bot.storage.db import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.support.db import BACKENDS, fresh_postgres, fresh_sqlite
 from tests.support.server import RunningBot, free_port, start_bot
+from tests.support.telegram_chat import bot_client
 
 ORGUNITS = Path(__file__).resolve().parent.parent / "rules" / "orgunits"
 
@@ -32,12 +32,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def tg_bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    """The bot's own Telegram client (bot/channels/telegram_session.py), pointed at ``fake``
-    as the app points it at TELEGRAM_API_BASE; no database involved."""
-    settings = load_settings(
-        telegram_bot_token=fake.token, telegram_api_base=fake.base_url, _env_file=None
-    )
-    client = make_bot(settings)
+    """The bot's own Telegram client, pointed at ``fake``; no database involved."""
+    client = bot_client(fake)
     yield client
     await client.session.close()
 

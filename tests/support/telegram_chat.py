@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from aiogram import Bot
+
 from bot.app import BotApp
-from bot.channels.telegram import CHANNEL, update_key
+from bot.channels.telegram import CHANNEL, make_bot, update_key
+from bot.settings import load_settings
 from tests.fakes.telegram import FakeTelegram, SentMessage
 from tests.support.transcripts import Reply
 from tests.support.watch import ChannelWatch
 
-__all__ = ["STICKER", "OutboxWatch", "TelegramChat", "TelegramChats", "to_reply"]
+__all__ = ["STICKER", "OutboxWatch", "TelegramChat", "TelegramChats", "bot_client", "to_reply"]
 
 Mode = Literal["polling", "webhook"]
 # Telegram has no empty message: the nearest thing a person can send is a sticker.
@@ -138,3 +141,12 @@ class TelegramChats:
             self.chats[person] = TelegramChat(self.fake, self.watch, self.next_chat, self.mode)
             self.next_chat += 1
         return self.chats[person]
+
+
+def bot_client(fake: FakeTelegram) -> Bot:
+    """The bot's own Telegram client (bot/channels/telegram_session.py), pointed at ``fake``
+    as the app points it at TELEGRAM_API_BASE; close it with ``await bot.session.close()``."""
+    settings = load_settings(
+        telegram_bot_token=fake.token, telegram_api_base=fake.base_url, _env_file=None
+    )
+    return make_bot(settings)
