@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.datasets import get_dataset
 from bot.forms.context import UnitInfo
@@ -28,6 +29,7 @@ from bot.storage.models import (
     OrgUnit,
     RoleAssignment,
     Submission,
+    SubmissionRevision,
 )
 from bot.submissions import latest_answers, new_receipt_code
 from bot.text import fold
@@ -72,6 +74,7 @@ __all__ = [
     "nearest_holders",
     "reason_lines",
     "record_award",
+    "registered_households",
     "render_reason",
     "round_counts",
     "unit_key",
@@ -135,6 +138,50 @@ async def household_name(
     answers = await latest_answers(session, registration.id)
     name = str(answers.get("head_name") or "").strip()
     return (name or None), registration
+
+
+async def registered_households(
+    session: AsyncSession, paths: Sequence[str]
+) -> list[tuple[int, str, str]]:
+    """(account, unit code, head's name) of every household living under these tree paths
+    that registered its exit, in the tree's order: one query, however many there are.
+
+    The name is the one `household_name` gives: the latest registration's latest revision.
+    """
+    if not paths:
+        return []
+    # Aliased, so that each subquery is tied to the outer row instead of to its own table.
+    registration, revision = aliased(Submission), aliased(SubmissionRevision)
+    latest_registration = (
+        select(func.max(registration.id))
+        .where(registration.form_id == REGISTRATION, registration.account_id == Account.id)
+        .scalar_subquery()
+    )
+    latest_revision = (
+        select(func.max(revision.revision))
+        .where(revision.submission_id == Submission.id)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Account.id, OrgUnit.code, SubmissionRevision.answers["head_name"].as_string())
+        .join(OrgUnit, OrgUnit.id == Account.home_unit_id)
+        .join(Submission, Submission.id == latest_registration)
+        .join(
+            SubmissionRevision,
+            and_(
+                SubmissionRevision.submission_id == Submission.id,
+                SubmissionRevision.revision == latest_revision,
+            ),
+        )
+        .where(
+            Account.kind == "household",
+            Account.deleted_at.is_(None),
+            or_(*(OrgUnit.path.startswith(path) for path in paths)),
+        )
+        .order_by(OrgUnit.path, Account.id)
+    )
+    found = ((account, code, (name or "").strip()) for account, code, name in rows.all())
+    return [row for row in found if row[2]]
 
 
 async def latest_submission(

@@ -18,6 +18,7 @@ from bot.awards import (
     missing_parts,
     name_key,
     reason_lines,
+    registered_households,
     unit_key,
 )
 from bot.core.context import Context
@@ -38,8 +39,6 @@ award_rules()
 
 FLOW = "award_new"
 _PAGE = 10
-# Households listed at once for a choice; more are found by typing a name.
-_HOUSEHOLDS_READ = 300
 
 
 async def _roles_held(ctx: Context) -> set[str]:
@@ -143,28 +142,17 @@ def _units_of_level(
 async def _households(
     ctx: Context, scopes: list[UnitInfo], query: str | None
 ) -> list[tuple[int, str, str]]:
-    """Households of the area that registered in the bot (their head's name is known)."""
+    """Up to a page of the area's households that registered in the bot (their head's name
+    is known) whose name holds what was typed, with the name of their place."""
     paths = [p for p in (ctx.tree.path_of(u.code) for u in scopes) if p]
-    if not paths:
-        return []
-    rows = await ctx.session.execute(
-        select(Account.id, OrgUnit.code)
-        .join(OrgUnit, OrgUnit.id == Account.home_unit_id)
-        .where(
-            Account.kind == "household",
-            Account.deleted_at.is_(None),
-            or_(*(OrgUnit.path.startswith(p) for p in paths)),
-        )
-        .order_by(OrgUnit.path, Account.id)
-        .limit(_HOUSEHOLDS_READ)
-    )
     wanted = fold(query or "")
-    found = []
-    for account_id, code in rows.all():
-        name, _ = await household_name(ctx.session, account_id)
-        if name and (not wanted or wanted in fold(name)):
+    found: list[tuple[int, str, str]] = []
+    for account_id, code, name in await registered_households(ctx.session, paths):
+        if not wanted or wanted in fold(name):
             unit = ctx.tree.get(code)
             found.append((account_id, name, unit.name if unit else ""))
+            if len(found) == _PAGE:
+                break
     return found
 
 

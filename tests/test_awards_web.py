@@ -24,12 +24,15 @@ from bot.reminders import done_units
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import (
+    Account,
     AuditEntry,
     AwardHistory,
     DossierPart,
     Nomination,
     OrgUnit,
     RoleAssignment,
+    Submission,
+    SubmissionRevision,
 )
 from rules.deadlines import load_deadlines, occurrence
 from rules.periods import Month
@@ -386,6 +389,40 @@ async def test_the_commune_proposes_a_village_and_a_person_through_the_same_step
         assert occ is not None
         commune_id = await session.scalar(select(OrgUnit.id).where(OrgUnit.code == "25000"))
         assert commune_id in await done_units(session, occ, TZ)
+
+
+async def test_a_household_is_found_by_name_among_hundreds(people: People, db: Database) -> None:
+    """A village with more registered households than any list shows: typing the name finds
+    the one meant, wherever it comes in the village (the search once looked through only
+    the first 300)."""
+    async with db.session() as session, session.begin():
+        village = await session.scalar(select(OrgUnit.id).where(OrgUnit.code == "25000-03"))
+        for number in range(320):
+            account = Account(kind="household", home_unit_id=village)
+            session.add(account)
+            await session.flush()
+            registration = Submission(
+                form_id="household_exit_registration",
+                form_version=1,
+                account_id=account.id,
+                org_unit_id=village,
+            )
+            session.add(registration)
+            await session.flush()
+            answers = {"head_name": f"Lê Văn Số {number}"}
+            session.add(
+                SubmissionRevision(submission_id=registration.id, revision=1, answers=answers)
+            )
+    await people.household("hh", "Trần Thị Bích")  # registered last: last in the village
+    await people.send("head", "/khenthuong")
+    first_page = await people.press("head", "Đề nghị khen thưởng")  # a village head: households
+    assert "gõ vài chữ của tên" in said(first_page)
+    assert len(first_page[-1].buttons) == 10
+    found = await people.send("head", "tran thi bich")
+    assert [title for reply in found for title, _ in reply.buttons] == [
+        "Trần Thị Bích – Thôn Bình An"
+    ]
+    assert "Không tìm thấy" in said(await people.send("head", "Pham Van Khong Co"))
 
 
 async def test_nobody_outside_the_area_sees_or_moves_a_dossier(
