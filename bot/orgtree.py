@@ -10,19 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.context import UnitInfo
 from bot.storage.models import OrgUnit
-from bot.text import fold
+from bot.text import bare_place_name, fold
 
 __all__ = ["OrgTree", "load_tree"]
-
-# People type "Phu Long", the list says "Xã Phú Long": match with and without the prefix.
-_PREFIX = re.compile(
-    r"^(tinh|thanh pho|tp\.?|huyen|thi xa|quan|xa|phuong|thi tran|dac khu|thon|khu pho|kp|ap|ban|"
-    r"to dan pho|buon|lang|khom)\s+"
-)
-
-
-def _bare(folded: str) -> str:
-    return _PREFIX.sub("", folded)
 
 
 def _natural(folded: str) -> list[object]:
@@ -104,9 +94,9 @@ class OrgTree:
         candidates = [
             n for n in self._by_code.values() if scope is None or n.path.startswith(scope.path)
         ]
-        exact = [n for n in candidates if typed in (n.folded, _bare(n.folded))]
+        exact = [n for n in candidates if typed in (n.folded, bare_place_name(n.folded))]
         if not exact:
-            pattern = re.compile(rf"\b{re.escape(_bare(typed))}\b")
+            pattern = re.compile(rf"\b{re.escape(bare_place_name(typed))}\b")
             exact = [n for n in candidates if pattern.search(n.folded)]
         if not exact and scope is not None:
             return self.search(text, None)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["clean_input", "fold", "is_meaningful", "split_long_text"]
+__all__ = ["bare_place_name", "clean_input", "fold", "is_meaningful", "split_long_text"]
 
 # Bidi overrides and other format characters make text look different from what it is.
 _FORMAT_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _SPACES = re.compile(r"\s+")
+# People type "Phu Long", the list says "Xã Phú Long": a place's kind is often left out.
+_PLACE_KIND = re.compile(
+    r"^(tinh|thanh pho|tp\.?|huyen|thi xa|quan|xa|phuong|thi tran|dac khu|thon|khu pho|kp|ap|ban|"
+    r"to dan pho|buon|lang|khom)\s+"
+)
 
 
 def clean_input(text: str, max_length: int) -> str:
@@ -34,6 +39,11 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.lower())
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return _SPACES.sub(" ", stripped.replace("đ", "d").replace("Đ", "d")).strip()
+
+
+def bare_place_name(folded: str) -> str:
+    """A folded place name without its kind: "xa phu long" -> "phu long"."""
+    return _PLACE_KIND.sub("", folded)
 
 
 def is_meaningful(text: str) -> bool:

@@ -22,7 +22,7 @@ from bot.forms.parsing import (
     parse_phone,
     parse_yes_no,
 )
-from bot.text import fold
+from bot.text import bare_place_name, fold
 
 __all__ = ["FIELD_TYPES", "Answer", "FieldType", "Navigate", "answer_payload", "field_type"]
 
@@ -471,11 +471,24 @@ class OrgUnitType(FieldType):
         if len(found) == 1:
             return Navigate({"at": found[0].code, "page": 0})
         if not found:
-            raise ParseError("error.unit.not_found", typed=text[:40])
+            example = _typable_name(ctx.units.children(self._at(ctx, cursor)))
+            if example is None:
+                raise ParseError("error.unit.not_found_plain", typed=text[:40])
+            raise ParseError("error.unit.not_found", typed=text[:40], example=example)
         return Navigate({"at": cursor.get("at"), "matches": [u.code for u in found[:UNIT_PAGE]]})
 
     def display(self, field: FieldDef, value: Any, ctx: FormContext) -> str:
         return str(value["name"])
+
+
+def _typable_name(units: list[UnitInfo]) -> str | None:
+    """A place of the list as it may be typed ("Binh An" for "Thôn Bình An"): an example
+    the person can see works. A bare number is not one: typed, it picks by position."""
+    names = [fold(unit.name) for unit in units]
+    for name in names:
+        if any(ch.isalpha() for ch in bare_place_name(name)):
+            return bare_place_name(name).title()
+    return names[0].title() if names else None
 
 
 FIELD_TYPES: dict[str, FieldType] = {

@@ -402,7 +402,11 @@ def test_answers_typed_the_way_people_type(
         ("cccd", "999 203 001 234", T("error.cccd.province", code="999")),
         ("exit_year", "2025", T("error.integer.range", min="2026", max="2031")),
         ("exit_year", "2032", T("error.integer.range", min="2026", max="2031")),
-        ("home", "Thôn Không Có Thật", T("error.unit.not_found", typed="Thôn Không Có Thật")),
+        (
+            "home",
+            "Thôn Không Có Thật",
+            T("error.unit.not_found", typed="Thôn Không Có Thật", example="Xuan Huong"),
+        ),
     ],
 )
 def test_a_wrong_answer_is_asked_again_with_the_reason_and_earlier_answers_kept(
@@ -1102,6 +1106,31 @@ def test_inside_a_commune_a_name_is_looked_up_there_first(place: Chat) -> None:
     place.press("Xã Di Linh")
     place.answer("binh an")
     assert place.answers["place"]["code"] == "C02-3"
+
+
+@pytest.mark.parametrize(
+    ("commune", "example", "code"),
+    [("Xã Di Linh", "Binh An", "C02-3"), ("Phường Xuân Hương", "Khu Pho 1", "C03-1")],
+)
+def test_a_place_not_found_is_answered_with_a_name_of_the_list_as_it_may_be_typed(
+    place: Chat, commune: str, example: str, code: str
+) -> None:
+    """The example is one the person sees and can type: no diacritics, no kind, and not a
+    bare number (typed, a number picks by position)."""
+    place.press(commune)
+    place.answer("Thôn Không Có")
+    assert place.texts[0] == T("error.unit.not_found", typed="Thôn Không Có", example=example)
+    place.answer(example)
+    assert place.answers["place"]["code"] == code
+
+
+def test_with_no_place_at_all_a_name_not_found_gives_no_example(
+    quick_form: FormDef, vault: SecretVault
+) -> None:
+    empty = FormContext(t=TestTranslator("vi"), today=TODAY, units=build_tree([]), vault=vault)
+    chat = Chat(quick_form, empty)
+    chat.answer("Thôn Không Có")
+    assert chat.texts[0] == T("error.unit.not_found_plain", typed="Thôn Không Có")
 
 
 def test_a_unit_that_no_longer_exists(place: Chat) -> None:
