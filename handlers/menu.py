@@ -1,20 +1,32 @@
-"""The main menu: what this person can do, as buttons."""
+"""The main menu: what this person can do, as buttons, or as the buttons' words typed."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
+from rapidfuzz import fuzz
+
 from bot.core.context import Context
 from bot.core.messages import Button
-from bot.core.router import Router
+from bot.core.router import Handler, MenuItem, Router
+from bot.text import fold
 
-__all__ = ["router", "show_menu"]
+__all__ = ["menu_items", "router", "show_menu", "with_typed_menu_item"]
 
 router = Router()
 
+# Typed words are taken for a button's when this close: "dang ki thoat ngheo" (ki and ky
+# are both correct spellings) or one letter missed, not a question that shares a word.
+_CLOSE = 90.0
+_NOT_WORDS = re.compile(r"[^0-9a-z]+")
 
-async def show_menu(ctx: Context, intro: str = "menu.title") -> None:
+
+async def menu_items(ctx: Context) -> list[MenuItem]:
+    """The menu items this person may use, in the menu's order."""
     roles = {r.role for r in await ctx.roles()}
     kind = ctx.account.kind or "guest"
-    items = sorted(
+    return sorted(
         (
             item
             for item in ctx.router.menu_items
@@ -22,7 +34,51 @@ async def show_menu(ctx: Context, intro: str = "menu.title") -> None:
         ),
         key=lambda item: item.order,
     )
+
+
+async def show_menu(ctx: Context, intro: str = "menu.title") -> None:
+    items = await menu_items(ctx)
     ctx.say(intro, buttons=tuple(Button(ctx.t(item.label), item.payload) for item in items))
+
+
+def with_typed_menu_item(fallback: Handler | None) -> Handler:
+    """Wrap the router's fallback so that a menu button's words typed as text ("dang ky
+    thoat ngheo") do what the button does, rather than being answered as a question."""
+
+    async def menu_item_or_fallback(ctx: Context) -> None:
+        item = await _typed_item(ctx)
+        if item is None:
+            if fallback is not None:
+                await fallback(ctx)
+            return
+        route = ctx.router.find_payload(item.payload)
+        if route is None:
+            raise LookupError(f"menu item {item.label} has no route for {item.payload}")
+        # As if the button were pressed: handlers read their arguments from the payload.
+        ctx.incoming = replace(ctx.incoming, text=None, payload=item.payload)
+        if route.roles and not await ctx.has_role(route.roles):
+            ctx.say("error.not_allowed")
+            return
+        await route.handler(ctx)
+
+    return menu_item_or_fallback
+
+
+async def _typed_item(ctx: Context) -> MenuItem | None:
+    typed = _words(ctx.incoming.text or "")
+    if len(typed) < 4:  # "ok", "1", an emoji: nothing a menu item is called
+        return None
+    best, best_score = None, 0.0
+    for item in await menu_items(ctx):
+        score = fuzz.ratio(typed, _words(ctx.t(item.label)))
+        if score > best_score:
+            best, best_score = item, score
+    return best if best_score >= _CLOSE else None
+
+
+def _words(text: str) -> str:
+    """Letters and digits only, folded: "📝 Đăng ký thoát nghèo" -> "dang ky thoat ngheo"."""
+    return _NOT_WORDS.sub(" ", fold(text)).strip()
 
 
 @router.command("menu")
