@@ -76,15 +76,33 @@ class OrgTree:
         return ", ".join(parts)
 
     def search(self, text: str, within: str | None) -> list[UnitInfo]:
-        """Units named like ``text``; "Thon Binh An, Di Linh" narrows to that commune."""
+        """Units named like ``text``; "Thon Binh An, Di Linh" narrows to that commune, and so
+        does "thon binh an di linh": people leave the comma out."""
+        found = self._search(text, within)
+        if found or "," in text:
+            return found
+        words = fold(text).split()
+        # The shortest place first: "thon 1 di linh" is tried as "thon 1 di" in "linh",
+        # then "thon 1" in "di linh".
+        for cut in range(len(words) - 1, 0, -1):
+            found = self._narrowed(" ".join(words[:cut]), " ".join(words[cut:]), within)
+            if found:
+                return found
+        return []
+
+    def _narrowed(self, name: str, place: str, within: str | None) -> list[UnitInfo]:
+        """Units named ``name`` inside a unit named ``place``; none found elsewhere."""
+        return [
+            found
+            for parent in self._search(place, within)
+            for found in self._search(name, parent.code, widen=False)
+            if found.code != parent.code
+        ]
+
+    def _search(self, text: str, within: str | None, *, widen: bool = True) -> list[UnitInfo]:
         name, _, place = text.partition(",")
         if place.strip():
-            narrowed = [
-                found
-                for parent in self.search(place, within)
-                for found in self.search(name, parent.code)
-                if found.code != parent.code
-            ]
+            narrowed = self._narrowed(name, place, within)
             if narrowed:
                 return narrowed
         typed = fold(name).strip(" .")
@@ -98,8 +116,8 @@ class OrgTree:
         if not exact:
             pattern = re.compile(rf"\b{re.escape(bare_place_name(typed))}\b")
             exact = [n for n in candidates if pattern.search(n.folded)]
-        if not exact and scope is not None:
-            return self.search(text, None)
+        if not exact and scope is not None and widen:
+            return self._search(text, None)
         # Higher levels first: "Phu Long" is more likely the commune than a village of that name.
         exact.sort(key=lambda n: (n.path.count("/"), n.folded))
         return [self._info(n) for n in exact]

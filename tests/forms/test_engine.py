@@ -1069,11 +1069,23 @@ def test_up_one_level(place: Chat) -> None:
         ("THON CHI LINH", "C05-1"),
         ("thon binh an, di linh", "C02-3"),
         ("Thôn Bình An, Xã Đức Trọng", "C01-3"),
+        # The comma left out, as most people type it.
+        ("thon binh an di linh", "C02-3"),
+        ("binh an duc trong", "C01-3"),
+        ("thon 1 di linh", "C02-1"),
+        ("Khu phố 2 Xuân Hương", "C03-2"),
     ],
 )
 def test_typing_a_village_name_without_diacritics(place: Chat, typed: str, code: str) -> None:
     place.answer(typed)
     assert place.answers["place"]["code"] == code
+
+
+def test_a_place_named_in_a_commune_that_has_none_is_not_found_elsewhere(place: Chat) -> None:
+    """Xã Phú Long has no Thôn Bình An: the two others are not taken for it."""
+    place.answer("thon binh an phu long")
+    assert place.texts[0].startswith("Không tìm thấy nơi nào tên «thon binh an phu long»")
+    assert "place" not in place.answers
 
 
 def test_typing_a_commune_name_opens_it(place: Chat) -> None:
