@@ -35,15 +35,17 @@ from bot.storage.models import (
     Identity,
     OutboxMessage,
     ProcessedUpdate,
+    SubmissionRevision,
     ZaloOAInboxEvent,
     ZaloOAToken,
     ZaloOAUser,
     utcnow,
 )
+from tests.conftest import import_units
 from tests.fakes.zalo import FakeZaloOA
 from tests.support.server import RunningBot
 from tests.support.setup import prepare
-from tests.support.transcripts import Transcript, load_transcripts, run_transcript
+from tests.support.transcripts import Transcript, find_button, load_transcripts, run_transcript
 from tests.support.zalo_chat import ChannelWatch, ZaloChats, ZaloOAChat, oa_settings, start_zalo
 
 TRANSCRIPTS = load_transcripts()
@@ -159,9 +161,72 @@ def test_events_become_incoming_values() -> None:
     assert event_key(text) == f"{fake.app_id}:{text['message']['msg_id']}"
     image = to_incoming(fake.user_image(USER, "https://zalo.example/a.jpg"), "k")
     assert image is not None and image.attachment is not None and image.text is None
+    paper = fake.user_file(USER, "https://zalo.example/f", "bien-ban.pdf", 1024)
+    document = to_incoming(paper, "k4")
+    assert document is not None and document.attachment is not None
+    assert (document.attachment.filename, document.attachment.mime_type) == (
+        "bien-ban.pdf",
+        "application/pdf",
+    )
+    assert document.attachment.kind == "document"
     sticker = to_incoming(fake.user_sticker(USER), "k2")
     assert sticker is not None and sticker.text is None and sticker.attachment is None
     assert to_incoming(fake.follow(USER), "k3") is None
+
+
+async def test_a_file_sent_on_zalo_is_kept_and_erased_with_the_person(
+    settings: Settings, fake: FakeZaloOA
+) -> None:
+    """Zalo's link expires: the file is fetched at once and kept under DATA_DIR/uploads, so
+    any channel can show it later; /delete removes it. A link that no longer works is
+    kept as the link: the answer is not lost."""
+    await import_units(settings.database_url, "lam_dong_2025.csv")
+    bot = await start(settings, fake)
+    try:
+        chat = chat_of(fake, bot)
+        last = await chat.send_text("/start")
+        for title in ("Tiếng Việt", "Đồng ý", "Hộ gia đình"):
+            last = await chat.send_payload(find_button(last, title))
+        await chat.send_text("thon binh an, di linh")
+        await chat.send_text("/thanhtich")
+        for text in ("co", "30tr", "Mua 2 con bò giống", "co", "Ủ phân vi sinh", "-", "8tr"):
+            last = await chat.send_text(text)
+        assert "ảnh" in "\n".join(r.text for r in last)
+        scan = b"%PDF-1.4 a field of rice %%EOF"
+        url = fake.host_file("ruong-lua.pdf", scan)
+        last = await chat.send_event(fake.user_file(USER, url, "ruong-lua.pdf", len(scan)))
+        await chat.send_payload(find_button(last, "Gửi"))
+        assert fake.cdn.fetches == ["ruong-lua.pdf"]
+        uploads = settings.data_dir / "uploads"
+        assert [p.read_bytes() for p in uploads.iterdir()] == [scan]
+        kept = await photo_answers(bot.app.services.db)
+        assert [str(ref).split(":", 1)[0] for ref in kept] == ["file"]
+        # Sent again with a link gone stale: the answer keeps the link, nothing breaks.
+        await chat.send_text("/thanhtich")
+        for text in ("co", "30tr", "Mua 2 con bò giống", "co", "Ủ phân vi sinh", "-", "8tr"):
+            await chat.send_text(text)
+        gone = f"{fake.base_url}/cdn/het-han.pdf"
+        last = await chat.send_event(fake.user_file(USER, gone, "het-han.pdf", 10))
+        assert "Gửi" in " ".join(title for r in last for title, _ in r.buttons)
+        await chat.send_payload(find_button(last, "Gửi"))
+        assert gone in await photo_answers(bot.app.services.db)
+        last = await chat.send_text("/delete")
+        await chat.send_payload(find_button(last, "Xoá"))
+        assert list(uploads.iterdir()) == []
+    finally:
+        await bot.stop()
+
+
+async def photo_answers(db: Database) -> list[str]:
+    """The file references of every revision's attachment answers, oldest first."""
+    async with db.session() as session:
+        rows = (await session.execute(select(SubmissionRevision.answers))).scalars().all()
+    return [
+        str(value["file_ref"])
+        for answers in rows
+        for value in answers.values()
+        if isinstance(value, dict) and "file_ref" in value
+    ]
 
 
 async def test_a_bad_signature_is_refused_and_nothing_is_kept(

@@ -18,7 +18,6 @@ ever logged.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import hmac
 import logging
@@ -50,6 +49,7 @@ from aiogram.types import (
 from aiohttp import ClientError, web
 from pydantic import ValidationError
 
+from bot.channels.linked_files import kept
 from bot.channels.membership import record_reachability
 from bot.channels.parts import PartProgress, Step
 from bot.channels.telegram_session import TelegramSession
@@ -525,9 +525,7 @@ class TelegramChannel:
             return incoming
         if downloaded is None:
             return incoming
-        content = downloaded.read()
-        ref = await asyncio.to_thread(self.uploads.save, incoming.sender_id, content, CHANNEL)
-        return dataclasses.replace(incoming, attachment=dataclasses.replace(file, file_ref=ref))
+        return await kept(self.uploads, CHANNEL, incoming, downloaded.read())
 
     def _answer_callback(self, query_id: str) -> None:
         """Stop the button's spinner at once, without waiting for the answer to be ready."""

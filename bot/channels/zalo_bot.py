@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from bot.channels.linked_files import LinkedFiles
 from bot.channels.parts import PartProgress, Step
 from bot.channels.zalo_render import FileLinks, MenuStore, plan
 from bot.core.dispatcher import Dispatcher
@@ -142,7 +143,8 @@ class ZaloBotClient:
         """The documented token shape is ``<bot id>:<secret>``."""
         return self.token.split(":", 1)[0]
 
-    def _http(self) -> aiohttp.ClientSession:
+    def http(self) -> aiohttp.ClientSession:
+        """The client's HTTP session, also for fetching the files people send as links."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
             self._own_session = True
@@ -158,7 +160,7 @@ class ZaloBotClient:
         url = f"{self.api_base}/bot{self.token}/{method}"
         budget = aiohttp.ClientTimeout(total=seconds or self.timeout)
         try:
-            async with self._http().post(url, json=params or {}, timeout=budget) as response:
+            async with self.http().post(url, json=params or {}, timeout=budget) as response:
                 status = response.status
                 try:
                     body = await response.json(content_type=None)
@@ -417,6 +419,7 @@ class ZaloBotChannel:
         self.delivery = ZaloBotDelivery(
             self.client, self.menus, files, settings.zalo_bot_per_second, settings.timezone
         )
+        self.linked = LinkedFiles(settings.data_dir, CHANNEL, self.client.http)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -517,7 +520,7 @@ class ZaloBotChannel:
             if update.get("event_name") not in (EVENT_UNSUPPORTED, None):
                 log.debug("zalo update ignored: %s", update.get("event_name"))
             return
-        incoming = await self.menus.read(incoming)
+        incoming = await self.menus.read(await self.linked.keep(incoming))
         await self.dispatcher.handle(incoming)
 
     # --- webhook -------------------------------------------------------------------------

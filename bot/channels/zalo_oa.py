@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import json
 import logging
+import mimetypes
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -45,6 +46,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.channels.linked_files import LinkedFiles
 from bot.channels.membership import record_reachability
 from bot.channels.parts import PartProgress
 from bot.channels.zalo_render import FileLinks, MenuStore, plan
@@ -183,7 +185,8 @@ class ZaloOAClient:
         self._session = session
         self._own_session = session is None
 
-    def _http(self) -> aiohttp.ClientSession:
+    def http(self) -> aiohttp.ClientSession:
+        """The client's HTTP session, also for fetching the files people send as links."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
             self._own_session = True
@@ -196,7 +199,7 @@ class ZaloOAClient:
     async def _post(self, what: str, url: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         budget = aiohttp.ClientTimeout(total=_REQUEST_TIMEOUT)
         try:
-            async with self._http().post(url, timeout=budget, **kwargs) as response:
+            async with self.http().post(url, timeout=budget, **kwargs) as response:
                 status = response.status
                 try:
                     body = await response.json(content_type=None)
@@ -562,6 +565,23 @@ def event_key(data: dict[str, Any]) -> str:
     return f"{app}:{event}:{_user_of(data)}:{data.get('timestamp')}"[:120]
 
 
+def _attachment(event: str, message: dict[str, Any]) -> Attachment | None:
+    """A photo, or a document (a scan, a PDF) with its own name; its link is fetched later."""
+    items = message.get("attachments") if isinstance(message.get("attachments"), list) else []
+    assert isinstance(items, list)
+    for item in items:
+        payload = item.get("payload") if isinstance(item, dict) else None
+        if not isinstance(payload, dict) or not isinstance(payload.get("url"), str):
+            continue
+        if event == "user_send_image":
+            name = f"{message.get('msg_id') or 'image'}.jpg"
+            return Attachment(name, "image/jpeg", file_ref=payload["url"], kind="photo")
+        name = str(payload.get("name") or f"{message.get('msg_id') or 'file'}.pdf")[:120]
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return Attachment(name, mime, file_ref=payload["url"], kind="document")
+    return None
+
+
 def to_incoming(data: dict[str, Any], key: str) -> Incoming | None:
     """A person's message as the core sees it; None for anything else."""
     event = str(data.get("event_name") or "")
@@ -576,19 +596,8 @@ def to_incoming(data: dict[str, Any], key: str) -> Incoming | None:
     attachment: Attachment | None = None
     if event == "user_send_text" and isinstance(message.get("text"), str):
         text = message["text"]
-    elif event == "user_send_image":
-        items = message.get("attachments") if isinstance(message.get("attachments"), list) else []
-        assert isinstance(items, list)
-        for item in items:
-            payload = item.get("payload") if isinstance(item, dict) else None
-            if isinstance(payload, dict) and isinstance(payload.get("url"), str):
-                attachment = Attachment(
-                    filename=f"{message.get('msg_id') or 'image'}.jpg",
-                    mime_type="image/jpeg",
-                    file_ref=payload["url"],
-                    kind="photo",
-                )
-                break
+    elif event in ("user_send_image", "user_send_file"):
+        attachment = _attachment(event, message)
     start_arg = None
     if text and text.strip().lower().startswith("/start "):
         start_arg = text.strip()[7:].strip() or None
@@ -739,6 +748,7 @@ class ZaloOAChannel:
             settings.zalo_oa_per_second,
             settings.timezone,
         )
+        self.linked = LinkedFiles(settings.data_dir, CHANNEL, self.client.http)
         self.worker = uuid.uuid4().hex[:12]
         self._wake = asyncio.Event()
 
@@ -918,6 +928,6 @@ class ZaloOAChannel:
         incoming = to_incoming(data, key)
         if incoming is None:
             return
-        incoming = await self.menus.read(incoming)
+        incoming = await self.menus.read(await self.linked.keep(incoming))
         await self.dispatcher.handle(incoming)
         self._wake.set()

@@ -95,6 +95,36 @@ class _Waiter:
                 continue
 
 
+class _FileHost:
+    """Zalo's file servers, where the photos and documents people send are linked: a file
+    is served at ``GET /cdn/<name>`` once hosted; any other name is 404 (an expired link)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.fetches: list[str] = []
+        # Served without a length, in pieces, as some file servers do.
+        self.chunked = False
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/cdn/{name}", self._serve)
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.fetches.append(name)
+        if name not in self.files:
+            return web.Response(status=404)
+        if not self.chunked:
+            return web.Response(body=self.files[name], content_type="application/octet-stream")
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        content = self.files[name]
+        for start in range(0, len(content), 4):
+            await response.write(content[start : start + 4])
+        await response.write_eof()
+        return response
+
+
 # --------------------------------------------------------------------------- Bot Platform
 
 
@@ -135,6 +165,7 @@ class FakeZaloBot:
         self._port: int | None = None
         self._client: ClientSession | None = None
         self._closing = False
+        self.cdn = _FileHost()
         self._handlers = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -151,6 +182,7 @@ class FakeZaloBot:
     async def start(self) -> FakeZaloBot:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
+        self.cdn.add_routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self._host, 0)
@@ -178,6 +210,11 @@ class FakeZaloBot:
     def base_url(self) -> str:
         assert self._port is not None, "FakeZaloBot is not started"
         return f"http://{self._host}:{self._port}"
+
+    def host_file(self, name: str, content: bytes) -> str:
+        """The link Zalo gives for a file a person sent: served here until the test ends."""
+        self.cdn.files[name] = content
+        return f"{self.base_url}/cdn/{name}"
 
     def _http(self) -> ClientSession:
         if self._client is None:
@@ -497,11 +534,13 @@ class FakeZaloOA:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._client: ClientSession | None = None
+        self.cdn = _FileHost()
 
     async def start(self) -> FakeZaloOA:
         app = web.Application()
         app.router.add_post("/v3.0/oa/message/cs", self._cs)
         app.router.add_post("/v4/oa/access_token", self._access_token)
+        self.cdn.add_routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self._host, 0)
@@ -527,6 +566,11 @@ class FakeZaloOA:
     def base_url(self) -> str:
         assert self._port is not None, "FakeZaloOA is not started"
         return f"http://{self._host}:{self._port}"
+
+    def host_file(self, name: str, content: bytes) -> str:
+        """The link Zalo gives for a file a person sent: served here until the test ends."""
+        self.cdn.files[name] = content
+        return f"{self.base_url}/cdn/{name}"
 
     # ------------------------------------------------------------------ test side
 
@@ -585,6 +629,17 @@ class FakeZaloOA:
             sender={"id": user_id},
             recipient={"id": self.oa_id},
             message={"msg_id": _hex_id(), "attachments": [attachment]},
+        )
+
+    def user_file(self, user_id: str, url: str, name: str, size: int) -> JSON:
+        checksum = hashlib.md5(url.encode()).hexdigest()
+        payload = {"url": url, "name": name, "size": size, "checksum": checksum}
+        return self._event(
+            "user_send_file",
+            user_id,
+            sender={"id": user_id},
+            recipient={"id": self.oa_id},
+            message={"msg_id": _hex_id(), "attachments": [{"type": "file", "payload": payload}]},
         )
 
     def user_sticker(self, user_id: str) -> JSON:

@@ -163,11 +163,14 @@ class _ZaloChat:
     async def _deliver_image(self, url: str) -> str:
         raise NotImplementedError
 
+    async def _deliver_file(self, filename: str, content: bytes) -> str:
+        raise NotImplementedError
+
     async def send_file(self, filename: str) -> list[Reply]:
-        """Zalo takes photos only: a file is sent as the photo of a page."""
+        """A scan of a signed paper, linked on Zalo's file servers (the fake's)."""
         self._unread.extend(self._take())
-        url = f"https://photo-stal.zadn.vn/{Path(filename).stem}.jpg"
-        await self.watch.settled(await self._deliver_image(url), self.timeout)
+        content = f"%PDF-1.4 {filename}\n%%EOF\n".encode()
+        await self.watch.settled(await self._deliver_file(filename, content), self.timeout)
         return self._take()
 
     async def send_text(self, text: str) -> list[Reply]:
@@ -234,6 +237,10 @@ class ZaloBotChat(_ZaloChat):
     async def _deliver_image(self, url: str) -> str:
         return await self.deliver(self.fake.user_image(self.chat_id, url))
 
+    async def _deliver_file(self, filename: str, content: bytes) -> str:
+        # The Bot Platform takes photos only: a paper is sent as the photo of its page.
+        return await self._deliver_image(self.fake.host_file(f"{Path(filename).stem}.jpg", content))
+
 
 class ZaloOAChat(_ZaloChat):
     def __init__(
@@ -273,6 +280,10 @@ class ZaloOAChat(_ZaloChat):
 
     async def _deliver_image(self, url: str) -> str:
         return await self.deliver(self.fake.user_image(self.chat_id, url))
+
+    async def _deliver_file(self, filename: str, content: bytes) -> str:
+        url = self.fake.host_file(filename, content)
+        return await self.deliver(self.fake.user_file(self.chat_id, url, filename, len(content)))
 
 
 class ZaloChats:
