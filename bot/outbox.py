@@ -45,6 +45,7 @@ __all__ = [
     "Transient",
     "Waiting",
     "announce_queued",
+    "cancel_unsent",
     "claim_queued",
     "wake_waiting",
 ]
@@ -698,15 +699,7 @@ class OutboxSender:
                 .where(Identity.channel == row.channel, Identity.external_id == row.chat_id)
                 .values(active=False)
             )
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.channel == row.channel,
-                    OutboxMessage.chat_id == row.chat_id,
-                    OutboxMessage.status.in_(("pending", "claimed", "waiting")),
-                )
-                .values(status="cancelled", last_error="recipient blocked the bot")
-            )
+            await cancel_unsent(session, row.channel, row.chat_id, "recipient blocked the bot")
 
     async def _release(self, ids: list[int]) -> None:
         if not ids:
@@ -731,6 +724,21 @@ class OutboxSender:
                 )
             )
         return int(count or 0)
+
+
+async def cancel_unsent(session: AsyncSession, channel: str, chat_id: str, reason: str) -> int:
+    """Nothing more goes to a chat that cannot be reached: its unsent messages are cancelled
+    (a claimed one too: a sender marks a row "sending" only while it is still claimed)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status.in_(("pending", "claimed", "waiting")),
+        )
+        .values(status="cancelled", last_error=reason)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def wake_waiting(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.channels.membership import UNREACHABLE
 from bot.channels.zalo_oa import (
     CHANNEL,
     OUTSIDE_WINDOW,
@@ -306,6 +307,34 @@ async def test_follow_and_unfollow_switch_the_identity(
         assert await active() is False
         await chat.send_event(fake.follow(USER))
         assert await active() is True
+    finally:
+        await bot.stop()
+
+
+async def test_an_unfollow_cancels_what_waits_for_the_person(
+    settings: Settings, fake: FakeZaloOA
+) -> None:
+    """A reminder waiting outside the reply window is not kept for a week for someone who
+    left: it is cancelled, and saying why; following again and writing sends nothing old."""
+    bot = await start(settings, fake)
+    try:
+        db = bot.app.services.db
+        chat = chat_of(fake, bot)
+        await chat.send_text("/start")
+        async with db.session() as session, session.begin():
+            await session.execute(
+                update(ZaloOAUser).values(last_message_at=utcnow() - timedelta(hours=49))
+            )
+        waiting = await push(bot, "Nhắc: hạn nộp báo cáo", "reminder:1")
+        assert waiting.status == "waiting"
+        await chat.send_event(fake.follow(USER, follow=False))
+        async with db.session() as session:
+            row = await session.get(OutboxMessage, waiting.id)
+            assert row is not None and row.status == "cancelled"
+            assert row.last_error == UNREACHABLE
+        await chat.send_event(fake.follow(USER))
+        assert await chat.send_text("/help")
+        assert "Nhắc: hạn nộp báo cáo" not in fake.texts_to(USER)
     finally:
         await bot.stop()
 

@@ -7,16 +7,20 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.outbox import cancel_unsent
 from bot.storage.db import Database
 from bot.storage.models import Identity, ProcessedUpdate
 
-__all__ = ["record_reachability"]
+__all__ = ["UNREACHABLE", "record_reachability"]
+
+UNREACHABLE = "recipient blocked or unfollowed the bot"
 
 
 async def record_reachability(
     db: Database, channel: str, key: str, external_id: str, active: bool, now: datetime
 ) -> bool:
-    """Set Identity.active, once per update; returns False for a duplicate.
+    """Set Identity.active, once per update; returns False for a duplicate. Going
+    inactive cancels what was still to be sent to that chat.
 
     The update is recorded in the same transaction, so a re-delivered (older) event cannot
     undo a newer one.
@@ -45,6 +49,10 @@ async def record_reachability(
             )
             if identity is not None:
                 identity.active = active
+            if not active:
+                # Reminders waiting for them would be tried, refused and kept as failures,
+                # or wait a week on Zalo; cancelled now, each says why.
+                await cancel_unsent(session, channel, external_id, UNREACHABLE)
     except IntegrityError:
         return False  # another worker recorded it first
     return True
