@@ -67,6 +67,7 @@ __all__ = [
     "create_nomination",
     "current_parts",
     "history_of",
+    "household_key",
     "household_name",
     "latest_submission",
     "missing_parts",
@@ -116,6 +117,18 @@ def name_key(unit_code: str, group: str, name: str) -> str:
     """Households and people by their place, group and folded name: what an imported award
     history row and a nomination in the bot have in common."""
     return f"name:{unit_code}:{group}:{fold(name)}"[:200]
+
+
+def household_key(unit_code: str, name: str, account_id: int) -> str:
+    """A household registered in the bot: its place and name, as imported history knows it,
+    and its account, so that two households of one name in a village are two nominees."""
+    return f"{name_key(unit_code, 'household', name)[:180]}#{account_id}"
+
+
+def _name_part(key: str) -> str | None:
+    """The name key inside a household's key; None for a key of another kind."""
+    name, sep, _account = key.partition("#")
+    return name if sep else None
 
 
 def ancestors(tree: OrgTree, unit_id: int) -> list[UnitInfo]:
@@ -200,12 +213,32 @@ async def latest_submission(
 
 
 async def history_of(session: AsyncSession, key: str) -> list[AwardHistory]:
+    """The nominee's awards, oldest first. A household of the bot also has the history
+    imported under its name alone; an award found both ways counts once (its own row)."""
+    by_name = _name_part(key)
+    keys = [key] if by_name is None else [key, by_name]
     query = (
         select(AwardHistory)
-        .where(AwardHistory.nominee_key == key)
+        .where(AwardHistory.nominee_key.in_(keys))
         .order_by(AwardHistory.year, AwardHistory.id)
     )
-    return list((await session.execute(query)).scalars())
+    rows = list((await session.execute(query)).scalars())
+    own = {(r.award, r.year, r.movement) for r in rows if r.nominee_key == key}
+    return [r for r in rows if r.nominee_key == key or (r.award, r.year, r.movement) not in own]
+
+
+async def _namesakes(session: AsyncSession, tree: OrgTree, unit_id: int, account_id: int) -> int:
+    """Other households of the village registered under the same name as this one."""
+    unit = tree.by_id(unit_id)
+    path = tree.path_of(unit.code) if unit else None
+    name, _ = await household_name(session, account_id)
+    if path is None or name is None:
+        return 0
+    return sum(
+        1
+        for other, _code, other_name in await registered_households(session, [path])
+        if other != account_id and fold(other_name) == fold(name)
+    )
 
 
 def history_items(rows: Iterable[AwardHistory]) -> list[HistoryItem]:
@@ -345,6 +378,13 @@ async def check_nominee(
     else:
         met, criteria = None, [Reason("award.reason.council_judges", None, {"group": group})]
     history = await history_of(session, key)
+    by_name = [row for row in history if row.nominee_key != key]
+    if by_name and account_id is not None:
+        namesakes = await _namesakes(session, tree, unit_id, account_id)
+        if namesakes:
+            # Imported history knows a name, not a household: it may be the other one's.
+            params = {"count": namesakes + 1, "name": by_name[0].nominee_name}
+            criteria.append(Reason("award.reason.namesake_history", None, params))
     verdict = check_eligibility(rules, award_id, group, met, history_items(history), year)
     return Check(tuple(criteria), verdict, tuple(history))
 

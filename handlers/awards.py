@@ -14,6 +14,7 @@ from bot.awards import (
     award_rules,
     check_nominee,
     create_nomination,
+    household_key,
     household_name,
     missing_parts,
     name_key,
@@ -266,6 +267,8 @@ def _nominee_key(data: dict[str, Any]) -> str:
     group = str(data["group"])
     if award_rules().groups[group].unit_level is not None:
         return unit_key(str(data["unit"]))
+    if group == "household" and data.get("account"):
+        return household_key(str(data["unit"]), str(data["name"]), int(data["account"]))
     return name_key(str(data["unit"]), group, str(data["name"]))
 
 

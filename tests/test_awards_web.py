@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from sqlalchemy import delete, func, select
 
 from bot.award_history import import_history
-from bot.awards import award_rules, create_nomination
+from bot.awards import award_rules, create_nomination, household_key
 from bot.reminders import done_units
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -28,6 +28,7 @@ from bot.storage.models import (
     AuditEntry,
     AwardHistory,
     DossierPart,
+    Identity,
     Nomination,
     OrgUnit,
     RoleAssignment,
@@ -274,6 +275,68 @@ async def test_prerequisites_read_the_imported_history(
     assert "Đã gửi hồ sơ" in said(await people.press("head", "Đề xuất lên xã"))
 
 
+async def test_namesakes_in_a_village_are_two_nominees(
+    people: People, settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """Two households named Nguyễn Văn An in Thôn Bình An: each can be proposed for the
+    same award, neither's awards count for the other, and history imported by name alone
+    is flagged as possibly the other's."""
+    await people.household("hh", "Nguyễn Văn An")
+    await people.household("hh2", "Nguyễn Văn An")
+    async with db.session() as session:
+        first, second = [
+            await session.scalar(
+                select(Identity.account_id).where(Identity.external_id == f"aw-{who}")
+            )
+            for who in ("hh", "hh2")
+        ]
+    assert first is not None and second is not None
+
+    async def checks_of_second(award: str) -> str:
+        await people.send("head", "/khenthuong")
+        listed = await people.press("head", "Đề nghị khen thưởng")
+        titles = [title for reply in listed for title, _ in reply.buttons]
+        assert titles.count("Nguyễn Văn An – Thôn Bình An") == 2
+        await people.payload("head", f"aw:h:{second}")
+        return said(await people.press("head", award))
+
+    await people.propose("head", "Nguyễn Văn An", ANNUAL)  # the first in the list
+    assert "Đã lập hồ sơ" in said(await people.press("head", "Lập hồ sơ"))
+    checks = await checks_of_second(ANNUAL)
+    assert "Đã có hồ sơ" not in checks  # not taken for the first household's
+    assert "Có 2 hộ tên" not in checks  # nothing imported by name yet
+    assert "Đã lập hồ sơ" in said(await people.press("head", "Lập hồ sơ"))
+    async with db.session() as session:
+        owners = (await session.execute(select(Nomination.nominee_account_id))).scalars().all()
+    assert sorted(owners) == sorted([first, second])
+    # The first household's award, written when it was awarded, is its own.
+    async with db.session() as session, session.begin():
+        session.add(
+            AwardHistory(
+                nominee_key=household_key("25000-03", "Nguyễn Văn An", first),
+                nominee_name="Nguyễn Văn An",
+                nominee_group="household",
+                award="chairman_certificate_annual",
+                year=2023,
+                movement=award_rules().movement,
+                source="nomination",
+            )
+        )
+    text = await checks_of_second("Bằng khen Thủ tướng")
+    assert "✗ Chưa đủ điều kiện về khen thưởng trước đó" in text
+    assert "2023" not in text
+    file = tmp_path / "lich-su.csv"
+    file.write_text(
+        "group,unit,name,award,year\n"
+        "household,25000-03,Nguyễn Văn An,chairman_certificate_annual,2024\n",
+        encoding="utf-8",
+    )
+    await import_history(db, file)
+    text = await checks_of_second("Bằng khen Thủ tướng")
+    assert "• Có 2 hộ tên «Nguyễn Văn An» trong thôn" in text
+    assert "mới có 1 Bằng khen của Chủ tịch UBND tỉnh (2024)" in text
+
+
 async def test_awarding_writes_the_history_once(people: People, db: Database) -> None:
     await nominated(people)
     async with db.session() as session, session.begin():
@@ -299,9 +362,11 @@ async def test_awarding_writes_the_history_once(people: People, db: Database) ->
     assert "không do bạn xử lý" in said(await people.payload("province", "ad:do:1:award"))
     async with db.session() as session:
         rows = (await session.execute(select(AwardHistory))).scalars().all()
+        household = await session.scalar(select(Nomination.nominee_account_id))
+        # The household itself, not every household of its name (see test_namesakes...).
         assert [(r.nominee_key, r.award, r.source, r.decision) for r in rows] == [
             (
-                "name:25000-03:household:nguyen van an",
+                f"name:25000-03:household:nguyen van an#{household}",
                 "chairman_certificate_annual",
                 "nomination",
                 None,
