@@ -14,6 +14,7 @@ __all__ = ["CheckDef", "FieldDef", "FormDef", "FormFileError", "load_form", "loa
 
 FieldTypeName = Literal[
     "text",
+    "person_name",
     "integer",
     "decimal",
     "money",

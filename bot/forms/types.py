@@ -96,6 +96,25 @@ class FieldType:
         return value
 
 
+class PersonNameType(FieldType):
+    """A person's name: words only, capitalised as names are written when typed all in
+    small or all in capital letters ("nguyen van an" -> "Nguyen Van An", "k'brếu" ->
+    "K'Brếu"); a name typed with its own capitals is kept as it is."""
+
+    name = "person_name"
+
+    def read(self, field: FieldDef, text: str, ctx: FormContext, bounds: tuple[Any, Any]) -> Any:
+        if any(ch.isdigit() for ch in text):
+            # Most often the phone number, typed a question early.
+            raise ParseError("error.person_name.digits")
+        words = " ".join(text.split())
+        if not any(ch.isalpha() for ch in words):
+            raise ParseError("error.person_name.letters")
+        if words.islower() or words.isupper():
+            words = words.title()
+        return super().read(field, words, ctx, bounds)
+
+
 class NumberType(FieldType):
     name = "integer"
     error = "error.integer.range"
@@ -495,6 +514,7 @@ FIELD_TYPES: dict[str, FieldType] = {
     t.name: t
     for t in (
         FieldType(),
+        PersonNameType(),
         NumberType(),
         DecimalType(),
         MoneyType(),

@@ -378,12 +378,30 @@ def test_answers_typed_the_way_people_type(
     assert chat.question != q(field)
 
 
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("nguyen van an", "Nguyen Van An"),
+        ("NGUYỄN   VĂN ÂN", "Nguyễn Văn Ân"),
+        ("k'brếu", "K'Brếu"),  # a K'Ho name: the letter after the apostrophe is a capital
+        ("Nguyễn văn An", "Nguyễn văn An"),  # typed with its own capitals: kept
+    ],
+)
+def test_a_name_is_written_as_names_are(chat: Chat, typed: str, kept: str) -> None:
+    chat.answer(typed)
+    assert chat.answers["head_name"] == kept
+
+
 # --- Wrong answers ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("field", "typed", "reason"),
     [
+        # The phone number typed a question early is no name.
+        ("head_name", "0912 345 678", T("error.person_name.digits")),
+        ("head_name", "Nguyễn Văn 2", T("error.person_name.digits")),
+        ("head_name", "...", T("error.person_name.letters")),
         ("household_size", "nhiều lắm", T("error.integer")),
         ("household_size", "0", T("error.integer.range", min="1", max="30")),
         ("household_size", "31", T("error.integer.range", min="1", max="30")),
