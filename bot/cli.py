@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from bot import awards_cli, reminders_cli
 from bot.cli_json import InputError, read_json
+from bot.logs import install_filters
 from bot.roles import INVITABLE_ROLES
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -435,4 +436,5 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    install_filters()
     return COMMANDS[args.command](args, settings)
