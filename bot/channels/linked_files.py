@@ -47,7 +47,9 @@ class LinkedFiles:
         data_dir: Path,
         channel: str,
         http: Callable[[], aiohttp.ClientSession],
-        seconds: float = 30.0,
+        # Zalo's servers answer in well under a second; a webhook (the Bot Platform's) is
+        # answered only after this, so a slow link is given up rather than waited for.
+        seconds: float = 15.0,
         max_bytes: int = MAX_KEPT_BYTES,
     ) -> None:
         self.uploads = Uploads(data_dir / "uploads")
