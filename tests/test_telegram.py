@@ -38,6 +38,7 @@ from bot.storage.models import (
 )
 from tests.conftest import import_units
 from tests.fakes.telegram import TINY_JPEG, FakeTelegram
+from tests.support.journeys import achievement_up_to_photo, new_household
 from tests.support.server import RunningBot, start_bot
 from tests.support.setup import prepare
 from tests.support.telegram_chat import STICKER, OutboxWatch, TelegramChat, TelegramChats
@@ -740,14 +741,8 @@ async def test_a_photo_sent_on_telegram_is_kept_and_erased_with_the_person(
     bot = await start(settings, fake)
     try:
         chat = chat_of(fake, bot)
-        last = await chat.send_text("/start")
-        for title in ("Tiếng Việt", "Đồng ý", "Hộ gia đình"):
-            last = await chat.send_payload(find_button(last, title))
-        await chat.send_text("thon binh an, di linh")
-        await chat.send_text("/thanhtich")
-        for text in ("co", "30tr", "Mua 2 con bò giống", "co", "Ủ phân vi sinh", "-", "8tr"):
-            last = await chat.send_text(text)
-        assert "ảnh" in "\n".join(r.text for r in last)
+        await new_household(chat)
+        await achievement_up_to_photo(chat)
         photo = b"\xff\xd8\xff\xe0 a field of rice \xff\xd9"
         last = await chat.send_update(fake.user_photo(CHAT, data=photo))
         await chat.send_payload(find_button(last, "Gửi"))

@@ -44,6 +44,7 @@ from bot.storage.models import (
 )
 from tests.conftest import import_units
 from tests.fakes.zalo import FakeZaloOA
+from tests.support.journeys import achievement_up_to_photo, new_household
 from tests.support.server import RunningBot
 from tests.support.setup import prepare
 from tests.support.transcripts import Transcript, find_button, load_transcripts, run_transcript
@@ -185,14 +186,8 @@ async def test_a_file_sent_on_zalo_is_kept_and_erased_with_the_person(
     bot = await start(settings, fake)
     try:
         chat = chat_of(fake, bot)
-        last = await chat.send_text("/start")
-        for title in ("Tiếng Việt", "Đồng ý", "Hộ gia đình"):
-            last = await chat.send_payload(find_button(last, title))
-        await chat.send_text("thon binh an, di linh")
-        await chat.send_text("/thanhtich")
-        for text in ("co", "30tr", "Mua 2 con bò giống", "co", "Ủ phân vi sinh", "-", "8tr"):
-            last = await chat.send_text(text)
-        assert "ảnh" in "\n".join(r.text for r in last)
+        await new_household(chat)
+        await achievement_up_to_photo(chat)
         scan = b"%PDF-1.4 a field of rice %%EOF"
         url = fake.host_file("ruong-lua.pdf", scan)
         last = await chat.send_event(fake.user_file(USER, url, "ruong-lua.pdf", len(scan)))
@@ -203,9 +198,7 @@ async def test_a_file_sent_on_zalo_is_kept_and_erased_with_the_person(
         kept = await photo_answers(bot.app.services.db)
         assert [str(ref).split(":", 1)[0] for ref in kept] == ["file"]
         # Sent again with a link gone stale: the answer keeps the link, nothing breaks.
-        await chat.send_text("/thanhtich")
-        for text in ("co", "30tr", "Mua 2 con bò giống", "co", "Ủ phân vi sinh", "-", "8tr"):
-            await chat.send_text(text)
+        await achievement_up_to_photo(chat)
         gone = f"{fake.base_url}/cdn/het-han.pdf"
         last = await chat.send_event(fake.user_file(USER, gone, "het-han.pdf", 10))
         assert "Gửi" in " ".join(title for r in last for title, _ in r.buttons)
