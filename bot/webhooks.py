@@ -257,8 +257,10 @@ async def sync_settings_endpoints(db: Database, vault: SecretVault, settings: Se
 
 async def _sync_settings_endpoints(db: Database, vault: SecretVault, settings: Settings) -> None:
     wanted = {f"{_SETTINGS_PREFIX}{n}": url for n, url in enumerate(settings.webhook_url_list, 1)}
-    # Its turn among this process's writers: on SQLite a transaction that read before another
-    # committed cannot write, and fails at once instead of waiting ("database is locked").
+    # Its turn among this process's writers, so that no other write of ours comes between
+    # what it reads and what it writes (SQLite's driver begins the transaction only at the
+    # first write); another process's writer that does (two workers starting at once) makes
+    # the insert clash, and the caller tries again.
     async with db.write_turn(), db.session() as session, session.begin():
         existing = {
             e.name: e
