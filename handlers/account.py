@@ -24,11 +24,11 @@ router.menu("menu.lang", "account:lang", order=910)
 router.menu("menu.help", "account:help", order=920)
 
 
-@router.command("help", onboarded=False)
+@router.command("help", onboarded=False, resumes=True)
 async def help_command(ctx: Context) -> None:
     ctx.say("help.text")
-    if ctx.account.onboarded_at is None:
-        await ctx.resume()
+    if ctx.account.onboarded_at is None and not ctx.state.get("form"):
+        await ctx.resume()  # the onboarding step; a form's question the dispatcher asks
 
 
 @router.command("cancel", onboarded=False)
@@ -49,7 +49,7 @@ async def cancel_command(ctx: Context) -> None:
         await show_menu(ctx)
 
 
-@router.command("privacy", onboarded=False)
+@router.command("privacy", onboarded=False, resumes=True)
 async def privacy_command(ctx: Context) -> None:
     if ctx.account.consent_at is None:
         ctx.say("privacy.notice")
@@ -67,7 +67,7 @@ async def privacy_command(ctx: Context) -> None:
     )
 
 
-@router.command("mydata")
+@router.command("mydata", resumes=True)
 async def mydata_command(ctx: Context) -> None:
     account = ctx.account
     identities = list(
@@ -105,7 +105,7 @@ async def mydata_command(ctx: Context) -> None:
     )
 
 
-@router.command("export")
+@router.command("export", resumes=True)
 async def export_command(ctx: Context) -> None:
     document = await export_account(ctx.session, ctx.account, ctx.now)
     content = json.dumps(document, ensure_ascii=False, indent=2).encode()

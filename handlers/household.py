@@ -139,7 +139,7 @@ async def _last_reason(ctx: Context, submission: Submission) -> str | None:
     return str(details.get("reason")) if details and details.get("reason") else None
 
 
-@router.command("status", "tinhtrang")
+@router.command("status", "tinhtrang", resumes=True)
 async def status(ctx: Context) -> None:
     submission = await current_registration(ctx)
     if submission is None:
@@ -148,7 +148,7 @@ async def status(ctx: Context) -> None:
     await _show_status(ctx, submission)
 
 
-@router.command("receipt", "giaydenghi")
+@router.command("receipt", "giaydenghi", resumes=True)
 async def receipt(ctx: Context) -> None:
     submission = await current_registration(ctx)
     if submission is None:

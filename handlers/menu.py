@@ -81,7 +81,7 @@ def _words(text: str) -> str:
     return _NOT_WORDS.sub(" ", fold(text)).strip()
 
 
-@router.command("menu")
+@router.command("menu", resumes=True)
 async def menu_command(ctx: Context) -> None:
     await show_menu(ctx)
 

@@ -51,7 +51,7 @@ async def stop_command(ctx: Context) -> None:
 # --------------------------------------------------------------------------- /lich
 
 
-@router.command("lich", "calendar", "deadlines")
+@router.command("lich", "calendar", "deadlines", resumes=True)
 async def calendar_command(ctx: Context) -> None:
     await show_calendar(ctx)
 

@@ -275,12 +275,15 @@ class Dispatcher:
             await ctx.resume()
             return
         ctx.state["command_arg"] = argument
+        had_form = ctx.state.get("form")
         try:
             if route.onboarded and not onboarded:
                 assert self.router.onboarding is not None
                 await self.router.onboarding(ctx)
             elif await self._allowed(ctx, route):
                 await route.handler(ctx)
+                if route.resumes and had_form is not None and ctx.state.get("form") is had_form:
+                    await ctx.resume()
         finally:
             ctx.state.pop("command_arg", None)
 

@@ -31,6 +31,9 @@ class Route:
     # Empty means anyone; otherwise the account must hold one of these roles somewhere.
     roles: frozenset[str] = frozenset()
     onboarded: bool = True
+    # A command that only shows something (/mydata, /help): after it, a form in progress
+    # asks its question again, so the person sees what to answer next.
+    resumes: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +59,15 @@ class Router:
     form_question: Callable[[Context], Awaitable[bool]] | None = None
 
     def command(
-        self, *names: str, roles: tuple[str, ...] = (), onboarded: bool = True
+        self,
+        *names: str,
+        roles: tuple[str, ...] = (),
+        onboarded: bool = True,
+        resumes: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for name in names:
-                self.commands[name] = Route(handler, frozenset(roles), onboarded)
+                self.commands[name] = Route(handler, frozenset(roles), onboarded, resumes)
             return handler
 
         return register
