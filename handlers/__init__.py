@@ -48,6 +48,4 @@ def build_router() -> Router:
     router.fallback = village.with_quick_entry(router.fallback)
     # "liên kết 123456" typed as words links channels rather than asking a question.
     router.fallback = linking.with_typed_link(router.fallback)
-    # "dang ky thoat ngheo" typed does what the menu's «📝 Đăng ký thoát nghèo» does.
-    router.fallback = menu.with_typed_menu_item(router.fallback)
     return router

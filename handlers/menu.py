@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from rapidfuzz import fuzz
 
 from bot.core.context import Context
 from bot.core.messages import Button
-from bot.core.router import Handler, MenuItem, Router
+from bot.core.router import MenuItem, Router
 from bot.text import fold
 
-__all__ = ["menu_items", "router", "show_menu", "with_typed_menu_item"]
+__all__ = ["menu_items", "router", "show_menu", "typed_menu_payload"]
 
 router = Router()
 
@@ -41,30 +40,9 @@ async def show_menu(ctx: Context, intro: str = "menu.title") -> None:
     ctx.say(intro, buttons=tuple(Button(ctx.t(item.label), item.payload) for item in items))
 
 
-def with_typed_menu_item(fallback: Handler | None) -> Handler:
-    """Wrap the router's fallback so that a menu button's words typed as text ("dang ky
-    thoat ngheo") do what the button does, rather than being answered as a question."""
-
-    async def menu_item_or_fallback(ctx: Context) -> None:
-        item = await _typed_item(ctx)
-        if item is None:
-            if fallback is not None:
-                await fallback(ctx)
-            return
-        route = ctx.router.find_payload(item.payload)
-        if route is None:
-            raise LookupError(f"menu item {item.label} has no route for {item.payload}")
-        # As if the button were pressed: handlers read their arguments from the payload.
-        ctx.incoming = replace(ctx.incoming, text=None, payload=item.payload)
-        if route.roles and not await ctx.has_role(route.roles):
-            ctx.say("error.not_allowed")
-            return
-        await route.handler(ctx)
-
-    return menu_item_or_fallback
-
-
-async def _typed_item(ctx: Context) -> MenuItem | None:
+async def typed_menu_payload(ctx: Context) -> str | None:
+    """The payload of the button of this person's menu whose words were typed ("dang ky
+    thoat ngheo"), or None: the dispatcher routes it as a press (Router.typed_payload)."""
     typed = _words(ctx.incoming.text or "")
     if len(typed) < 4:  # "ok", "1", an emoji: nothing a menu item is called
         return None
@@ -73,7 +51,11 @@ async def _typed_item(ctx: Context) -> MenuItem | None:
         score = fuzz.ratio(typed, _words(ctx.t(item.label)))
         if score > best_score:
             best, best_score = item, score
-    return best if best_score >= _CLOSE else None
+    return best.payload if best is not None and best_score >= _CLOSE else None
+
+
+# "dang ky thoat ngheo" typed does what the menu's «📝 Đăng ký thoát nghèo» does.
+router.typed_payload = typed_menu_payload
 
 
 def _words(text: str) -> str:

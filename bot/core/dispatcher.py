@@ -264,9 +264,17 @@ class Dispatcher:
             await self.router.flows[ctx.state["flow"]](ctx)
         elif incoming.payload:
             await self._payload(ctx, incoming.payload)
+        elif (payload := await self._typed_payload(ctx)) is not None:
+            # As if the button were pressed: handlers read their arguments from the payload.
+            ctx.incoming = dataclasses.replace(incoming, text=None, payload=payload)
+            await self._payload(ctx, payload)
         else:
             assert self.router.fallback is not None
             await self.router.fallback(ctx)
+
+    async def _typed_payload(self, ctx: Context) -> str | None:
+        typed = self.router.typed_payload
+        return await typed(ctx) if typed is not None else None
 
     async def _command(self, ctx: Context, command: str, argument: str, onboarded: bool) -> None:
         route = self.router.commands.get(command)

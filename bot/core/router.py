@@ -57,6 +57,9 @@ class Router:
     # Free text during a form that is really a question: answered (True), then the form
     # question is asked again.
     form_question: Callable[[Context], Awaitable[bool]] | None = None
+    # Free text that stands for a button this person has ("dang ky thoat ngheo"): its
+    # payload, routed as the button's press would be; None lets the fallback answer.
+    typed_payload: Callable[[Context], Awaitable[str | None]] | None = None
 
     def command(
         self,
@@ -121,3 +124,4 @@ class Router:
         self.fallback = other.fallback or self.fallback
         self.onboarding = other.onboarding or self.onboarding
         self.form_question = other.form_question or self.form_question
+        self.typed_payload = other.typed_payload or self.typed_payload
