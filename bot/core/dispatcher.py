@@ -290,8 +290,8 @@ class Dispatcher:
                 await self.router.onboarding(ctx)
             elif await self._allowed(ctx, route):
                 await route.handler(ctx)
-                if route.resumes and had_form is not None and ctx.state.get("form") is had_form:
-                    await ctx.resume()
+                if route.resumes:
+                    await self._ask_again(ctx, had_form)
         finally:
             ctx.state.pop("command_arg", None)
 
@@ -307,6 +307,12 @@ class Dispatcher:
             await self.router.onboarding(ctx)
         elif await self._allowed(ctx, route):
             await route.handler(ctx)
+        await self._ask_again(ctx, had_form)
+
+    @staticmethod
+    async def _ask_again(ctx: Context, had_form: object) -> None:
+        """The form that was waiting before a button or a command still waits: ask its
+        question again, so the person sees what to answer next."""
         if had_form is not None and ctx.state.get("form") is had_form:
             await ctx.resume()
 
