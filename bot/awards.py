@@ -231,14 +231,13 @@ async def _namesakes(session: AsyncSession, tree: OrgTree, unit_id: int, account
     """Other households of the village registered under the same name as this one."""
     unit = tree.by_id(unit_id)
     path = tree.path_of(unit.code) if unit else None
-    name, _ = await household_name(session, account_id)
-    if path is None or name is None:
+    if path is None:
         return 0
-    return sum(
-        1
-        for other, _code, other_name in await registered_households(session, [path])
-        if other != account_id and fold(other_name) == fold(name)
-    )
+    names = {
+        account: fold(name) for account, _code, name in await registered_households(session, [path])
+    }
+    mine = names.pop(account_id, None)  # None when not registered there: no namesake
+    return sum(1 for name in names.values() if name == mine)
 
 
 def history_items(rows: Iterable[AwardHistory]) -> list[HistoryItem]:
