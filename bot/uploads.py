@@ -19,6 +19,11 @@ class Uploads:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
+    @classmethod
+    def under(cls, data_dir: Path) -> Uploads:
+        """The files of DATA_DIR: every channel keeps them, and /delete erases them, here."""
+        return cls(data_dir / "uploads")
+
     @staticmethod
     def _prefix(channel: str, sender: str) -> str:
         # The web chat's files were named by sender alone: kept that way, so they stay erasable.

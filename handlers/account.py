@@ -167,7 +167,7 @@ async def _erase(ctx: Context) -> None:
             )
         )
     ).all()
-    uploads = Uploads(ctx.services.settings.data_dir / "uploads")
+    uploads = Uploads.under(ctx.services.settings.data_dir)
     for channel, sender in chats:
         uploads.erase(sender, channel)
     await erase_account(ctx.session, ctx.account, ctx.services.forms, ctx.now)

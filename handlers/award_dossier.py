@@ -147,7 +147,7 @@ async def _send_part(ctx: Context, nomination: Nomination, part: str) -> None:
     if found is None:
         ctx.say("award.file.none", part=name)
         return
-    uploads = Uploads(ctx.services.settings.data_dir / "uploads")
+    uploads = Uploads.under(ctx.services.settings.data_dir)
     content = await asyncio.to_thread(uploads.read, found.file_ref)
     if content is None:
         # Telegram would not give the file, or Zalo's link: it stays on its own channel.

@@ -52,7 +52,7 @@ class LinkedFiles:
         seconds: float = 15.0,
         max_bytes: int = MAX_KEPT_BYTES,
     ) -> None:
-        self.uploads = Uploads(data_dir / "uploads")
+        self.uploads = Uploads.under(data_dir)
         self.channel = channel
         self._http = http
         self._seconds = seconds

@@ -356,7 +356,7 @@ class TelegramChannel:
         self.bot = bot or make_bot(services.settings)
         self.bot_id = self.bot.id
         self.delivery = TelegramDelivery(self.bot)
-        self.uploads = Uploads(services.settings.data_dir / "uploads")
+        self.uploads = Uploads.under(services.settings.data_dir)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------

@@ -41,7 +41,7 @@ class WebChannel:
     def __init__(self, services: Services, dispatcher: Dispatcher) -> None:
         self.services = services
         self.dispatcher = dispatcher
-        self.uploads = Uploads(services.settings.data_dir / "uploads")
+        self.uploads = Uploads.under(services.settings.data_dir)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat", self.chat)
