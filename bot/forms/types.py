@@ -504,9 +504,9 @@ def _typable_name(units: list[UnitInfo]) -> str | None:
     """A place of the list as it may be typed ("Binh An" for "Thôn Bình An"): an example
     the person can see works. A bare number is not one: typed, it picks by position."""
     names = [fold(unit.name) for unit in units]
-    for name in names:
-        if any(ch.isalpha() for ch in bare_place_name(name)):
-            return bare_place_name(name).title()
+    for bare in map(bare_place_name, names):
+        if any(ch.isalpha() for ch in bare):
+            return bare.title()
     return names[0].title() if names else None
 
 
